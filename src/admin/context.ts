@@ -1,0 +1,56 @@
+// Opens what one server's admin API works on: its data folder, its SQLite
+// database, its certificate store and the organization store.
+import os from "node:os";
+import { DataDir } from "../config/datadir.js";
+import { CertificateStore } from "../certstore/certstore.js";
+import { SqliteOrgStore } from "../org/sqlite/sqlite-org-store.js";
+import type { OrgStore } from "../org/store.js";
+import { isValidDomain, normalizeDomain } from "../pki/domain.js";
+import { openDatabase, type Db } from "../store/sqlite.js";
+
+export interface ServerContext {
+  dir: DataDir;
+  db: Db;
+  certs: CertificateStore;
+  org: OrgStore;
+  /** The server's FQDN (its identity and default certificate name). */
+  serverName: string;
+  now: () => Date;
+  close(): Promise<void>;
+}
+
+export function defaultServerName(): string {
+  const host = os.hostname().toLowerCase();
+  return isValidDomain(host, { allowSingleLabel: true }) ? normalizeDomain(host, { allowSingleLabel: true }) : "localhost";
+}
+
+export function openServerContext(root: string, opts: { now?: () => Date } = {}): ServerContext {
+  const dir = new DataDir(root);
+  dir.ensure();
+  const db = openDatabase(dir.dbFile);
+  let row = db.prepare("SELECT value FROM server_meta WHERE key = 'name'").get() as { value: string } | undefined;
+  if (!row) {
+    db.prepare("INSERT OR IGNORE INTO server_meta (key, value) VALUES ('name', ?)").run(defaultServerName());
+    row = db.prepare("SELECT value FROM server_meta WHERE key = 'name'").get() as { value: string };
+  }
+  const org = new SqliteOrgStore(db);
+  return {
+    dir,
+    db,
+    certs: new CertificateStore(db, dir),
+    org,
+    serverName: row.value,
+    now: opts.now ?? (() => new Date()),
+    async close() {
+      await org.close();
+      db.close();
+    },
+  };
+}
+
+export function setServerName(ctx: ServerContext, name: string): string {
+  const n = normalizeDomain(name, { allowSingleLabel: true });
+  ctx.db.prepare("INSERT INTO server_meta (key, value) VALUES ('name', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(n);
+  ctx.serverName = n;
+  return n;
+}

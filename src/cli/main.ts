@@ -1,0 +1,162 @@
+// The sealpost command line: global options, the management shell, and
+// ordinary subcommands for scripts (each with --json). Every command goes
+// through the admin API.
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { AdminApi } from "../admin/api.js";
+import { resolveDataDir } from "../config/datadir.js";
+import { SealpostError, errorMessage, isSealpostError } from "../errors/errors.js";
+import { promptSecret } from "../secrets/secrets.js";
+import { allCmdlets } from "../shell/cmdlets/index.js";
+import { runInteractive } from "../shell/repl.js";
+import { Shell, type ShellHost } from "../shell/shell.js";
+import { splitScript } from "../shell/parser.js";
+import { registerCertCommands } from "./cert.js";
+import { registerServeCommand } from "./serve.js";
+import { registerTrustCommands } from "./trust.js";
+
+export interface GlobalOptions {
+  data?: string;
+  json?: boolean;
+}
+
+export function openApi(cmd: Command): AdminApi {
+  const opts = cmd.optsWithGlobals<GlobalOptions>();
+  return AdminApi.open(resolveDataDir(opts.data));
+}
+
+/** Runs an action with the admin API open, closing it afterwards. */
+export async function withApi<T>(cmd: Command, fn: (api: AdminApi) => Promise<T>): Promise<T> {
+  const api = openApi(cmd);
+  try {
+    return await fn(api);
+  } finally {
+    await api.close();
+  }
+}
+
+export function makeShellHost(api: AdminApi): ShellHost {
+  return {
+    api,
+    cwd: process.cwd(),
+    env: process.env,
+    readSecret: (prompt) => promptSecret(prompt),
+    readLine: async (prompt) => {
+      if (!process.stdin.isTTY) throw new SealpostError("SECRET_UNAVAILABLE", "Read-Host needs a terminal.");
+      const readline = await import("node:readline/promises");
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(prompt);
+      } finally {
+        rl.close();
+      }
+    },
+  };
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+    return pkg.version;
+  } catch {
+    return "0.0.0";
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("sealpost")
+    .description("Sealpost: an edge mail server with Domain Security (mutual TLS with partner domains).")
+    .version(version())
+    .option("--data <dir>", "the server's data folder (default: $SEALPOST_DATA or ./data)")
+    .option("--json", "print results as JSON (for scripts)")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("init")
+    .description("create or open the data folder; optionally set this server's FQDN")
+    .option("--name <fqdn>", "this server's fully qualified domain name")
+    .action(async (opts: { name?: string }, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        if (opts.name) api.setServerName(opts.name);
+        print(cmd, { Server: api.serverName, DataFolder: api.ctx.dir.root }, () => `Server ${api.serverName}, data folder ${api.ctx.dir.root}`);
+      });
+    });
+
+  program
+    .command("shell")
+    .description("the management shell: Exchange-style cmdlets (interactive, -c LINE or -f FILE)")
+    .addOption(new Option("-c, --command <line>", "run one command line and exit"))
+    .addOption(new Option("-f, --file <file>", "run a script: one command a line, # comments"))
+    .action(async (opts: { command?: string; file?: string }, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        const shell = new Shell(makeShellHost(api), allCmdlets());
+        if (opts.command !== undefined) {
+          const out = await shell.runLine(opts.command);
+          if (out !== "") process.stdout.write(`${out}\n`);
+          return;
+        }
+        if (opts.file !== undefined) {
+          let text: string;
+          try {
+            text = readFileSync(opts.file, "utf8");
+          } catch (e) {
+            throw new SealpostError("IO_ERROR", `The script ${opts.file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
+          }
+          for (const { line, lineNo } of splitScript(text)) {
+            try {
+              const out = await shell.runLine(line);
+              if (out !== "") process.stdout.write(`${out}\n`);
+            } catch (e) {
+              throw new SealpostError(isSealpostError(e) ? e.code : "SHELL_SYNTAX", `${opts.file}:${lineNo}: ${errorMessage(e)}`);
+            }
+          }
+          return;
+        }
+        await runInteractive(shell, api.ctx.dir.root, api.serverName);
+      });
+    });
+
+  registerCertCommands(program);
+  registerTrustCommands(program);
+  registerServeCommand(program);
+  return program;
+}
+
+/** Prints a result: JSON with --json, else the text form. */
+export function print(cmd: Command, value: unknown, text: () => string): void {
+  if (cmd.optsWithGlobals<GlobalOptions>().json) {
+    process.stdout.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`);
+  } else {
+    const t = text();
+    if (t !== "") process.stdout.write(`${t}\n`);
+  }
+}
+
+function jsonReplacer(_k: string, v: unknown): unknown {
+  if (v && typeof v === "object" && (v as { type?: string }).type === "Buffer") return undefined;
+  return v;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const wantsJson = argv.includes("--json");
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number };
+    if (typeof err.code === "string" && err.code.startsWith("commander.")) {
+      return err.exitCode ?? 1;
+    }
+    if (wantsJson) {
+      const body = isSealpostError(e) ? e.toJSON() : { code: "INTERNAL", message: errorMessage(e) };
+      process.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
+    } else {
+      process.stderr.write(`${errorMessage(e)}\n`);
+    }
+    return 1;
+  }
+}

@@ -1,0 +1,52 @@
+// `sealpost trust ...`: the organization's trusted roots and intermediates.
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { SealpostError } from "../errors/errors.js";
+import { formatTable } from "../shell/format.js";
+import { print, withApi } from "./main.js";
+
+const TABLE = ["Thumbprint", "Kind", "NotAfter", "Subject"];
+
+export function registerTrustCommands(program: Command): void {
+  const trust = program.command("trust").description("the organization's trusted root and intermediate certificates");
+  const kindOf = (o: { intermediate?: boolean }) => (o.intermediate ? "intermediate" : "root") as "root" | "intermediate";
+
+  trust
+    .command("add <file>")
+    .description("trust the certificate(s) in a file (PEM bundle, DER, PKCS#7)")
+    .option("--intermediate", "add as known intermediates instead of trusted roots")
+    .action(async (file: string, o: { intermediate?: boolean }, cmd: Command) => {
+      let data: Buffer;
+      try {
+        data = readFileSync(file);
+      } catch (e) {
+        throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
+      }
+      await withApi(cmd, async (api) => {
+        const views = await api.trust.add(kindOf(o), data);
+        print(cmd, views, () => formatTable(views, TABLE));
+      });
+    });
+
+  trust
+    .command("list")
+    .description("list trusted roots (or intermediates)")
+    .option("--intermediate", "list intermediates")
+    .action(async (o: { intermediate?: boolean }, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        const views = await api.trust.list(kindOf(o));
+        print(cmd, views, () => formatTable(views, TABLE));
+      });
+    });
+
+  trust
+    .command("remove <thumbprint>")
+    .description("remove a trusted root (or intermediate)")
+    .option("--intermediate", "remove an intermediate")
+    .action(async (thumbprint: string, o: { intermediate?: boolean }, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        await api.trust.remove(kindOf(o), thumbprint);
+        print(cmd, { Removed: thumbprint.toUpperCase() }, () => `Removed ${thumbprint.toUpperCase()}`);
+      });
+    });
+}

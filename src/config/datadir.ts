@@ -1,0 +1,88 @@
+// The server's data folder and its layout (docs/data-folder.md):
+//   DIR/sealpost.db     local SQLite store (server data + local org config)
+//   DIR/keys/           private keys, one PKCS#8 PEM file each, mode 0600
+// The folder and keys/ are created with mode 0700.
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, chmodSync, existsSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { SealpostError } from "../errors/errors.js";
+
+export const DEFAULT_DATA_DIR = "./data";
+
+export function resolveDataDir(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(option ?? env.SEALPOST_DATA ?? DEFAULT_DATA_DIR);
+}
+
+export class DataDir {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  get dbFile(): string {
+    return path.join(this.root, "sealpost.db");
+  }
+
+  get keysDir(): string {
+    return path.join(this.root, "keys");
+  }
+
+  /** Creates the folder and its private subfolders if missing. */
+  ensure(): void {
+    try {
+      if (existsSync(this.root) && !statSync(this.root).isDirectory()) {
+        throw new SealpostError("IO_ERROR", `The data folder ${this.root} exists and is not a folder.`);
+      }
+      mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      mkdirSync(this.keysDir, { recursive: true, mode: 0o700 });
+      chmodSync(this.keysDir, 0o700);
+    } catch (e) {
+      if (e instanceof SealpostError) throw e;
+      throw new SealpostError("IO_ERROR", `The data folder ${this.root} could not be created: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Writes a private key file atomically with mode 0600; returns its name relative to keys/. */
+  writeKeyFile(pem: string): string {
+    const name = `${randomBytes(12).toString("hex")}.key`;
+    writeFileDurable(path.join(this.keysDir, name), pem, 0o600);
+    return name;
+  }
+
+  keyPath(name: string): string {
+    // Names come from our own table; refuse anything that could leave keys/.
+    if (!/^[a-f0-9]{24}\.key$/.test(name)) throw new SealpostError("IO_ERROR", "A key file name in the store is not valid.");
+    return path.join(this.keysDir, name);
+  }
+
+  removeKeyFile(name: string): void {
+    rmSync(this.keyPath(name), { force: true });
+  }
+}
+
+/** Write to a temporary file, fsync it, rename over the target, fsync the folder. */
+export function writeFileDurable(file: string, data: string | Buffer, mode = 0o644): void {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const fd = openSync(tmp, "wx", mode);
+  try {
+    const buf = typeof data === "string" ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  const dfd = openSync(path.dirname(file), "r");
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}

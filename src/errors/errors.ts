@@ -1,0 +1,60 @@
+// One registry of coded errors. Every error the admin API, the shell and the
+// CLI report carries a stable code from this table; the message says what went
+// wrong and what to do next. Secrets (passwords, key material) never appear in
+// a message.
+
+export const ERROR_CODES = {
+  // generic input
+  INVALID_ARGUMENT: "A value given to a command is not valid.",
+  INVALID_DOMAIN: "A domain name is not a valid host name.",
+  INVALID_SUBJECT: "An X.500 subject name could not be parsed.",
+  NOT_FOUND: "The object named does not exist.",
+  ALREADY_EXISTS: "The object already exists.",
+  IO_ERROR: "A file could not be read or written.",
+  // certificates and keys
+  CERT_MALFORMED: "A certificate, chain or PKCS#7 file could not be parsed.",
+  CSR_MALFORMED: "A certificate request could not be parsed.",
+  NO_PENDING_REQUEST: "An issued certificate matches no pending request's key.",
+  PFX_MALFORMED: "A PKCS#12/PFX file could not be parsed.",
+  PFX_BAD_PASSWORD: "A PKCS#12/PFX password is wrong.",
+  PFX_NO_KEY: "A PKCS#12/PFX file holds no private key or no certificate for it.",
+  KEY_NOT_EXPORTABLE: "A private key is marked non-exportable.",
+  NO_PRIVATE_KEY: "A certificate has no private key on this server.",
+  KEY_UNSUPPORTED: "A key type or size is not supported.",
+  SERVICE_UNSUPPORTED: "A service name is not supported.",
+  // shell
+  SHELL_SYNTAX: "A management shell line could not be parsed.",
+  SHELL_UNKNOWN_CMDLET: "A cmdlet name is not known.",
+  SHELL_UNKNOWN_PARAMETER: "A parameter name is not known to the cmdlet.",
+  SHELL_MISSING_PARAMETER: "A mandatory parameter was not given.",
+  SHELL_BAD_VALUE: "A parameter's value has the wrong type.",
+  // secrets
+  SECRET_UNAVAILABLE: "A secret (password) could not be obtained.",
+  // store
+  STORE_SCHEMA_TOO_NEW: "The data folder was written by a newer release.",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SealpostError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SealpostError";
+    this.code = code;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isSealpostError(e: unknown, code?: ErrorCode): e is SealpostError {
+  return e instanceof SealpostError && (code === undefined || e.code === code);
+}
+
+/** Message of any thrown value, for front ends. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

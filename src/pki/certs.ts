@@ -1,0 +1,220 @@
+// Reading certificates as administrators hand them over (PEM, a PEM chain,
+// DER, PKCS#7 .p7b/.p7c, bare Base64) and describing them the way Exchange's
+// Get-ExchangeCertificate does: thumbprint, subject, issuer, serial,
+// validity, CertificateDomains.
+import { X509Certificate as NodeX509, createHash } from "node:crypto";
+import * as x509 from "./x509.js";
+import { SealpostError } from "../errors/errors.js";
+import { ensureCryptoEngine } from "./crypto-engine.js";
+import { attributeName, formatDisplayName, type Rdn } from "./dn.js";
+import { isValidDomain } from "./domain.js";
+
+export interface PemBlock {
+  label: string;
+  der: Buffer;
+}
+
+const PEM_RE = /-----BEGIN ([A-Z0-9 #]+)-----([\s\S]*?)-----END \1-----/g;
+
+/** Splits PEM text into blocks; refuses damaged Base64. */
+export function parsePemBlocks(text: string): PemBlock[] {
+  const blocks: PemBlock[] = [];
+  for (const m of text.matchAll(PEM_RE)) {
+    const body = (m[2] ?? "").replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0 || body.length === 0) {
+      throw new SealpostError("CERT_MALFORMED", `The PEM block '${m[1] ?? ""}' is damaged (its Base64 is not valid or is truncated).`);
+    }
+    blocks.push({ label: m[1] ?? "", der: Buffer.from(body, "base64") });
+  }
+  return blocks;
+}
+
+function looksLikeText(data: Buffer): boolean {
+  const head = data.subarray(0, 64).toString("latin1");
+  return /^[\s\x20-\x7e]*$/.test(head);
+}
+
+/** Decodes file contents that may be PEM, Base64 without armour, or DER. */
+export function decodeInput(data: Buffer): { blocks: PemBlock[]; der?: Buffer } {
+  if (looksLikeText(data)) {
+    const text = data.toString("utf8");
+    if (text.includes("-----BEGIN ")) return { blocks: parsePemBlocks(text) };
+    const b64 = text.replace(/\s+/g, "");
+    if (b64.length > 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(b64) && b64.length % 4 === 0) {
+      return { blocks: [], der: Buffer.from(b64, "base64") };
+    }
+  }
+  return { blocks: [], der: data };
+}
+
+function parseOneCertificate(der: Buffer): Buffer {
+  try {
+    new NodeX509(der);
+    return der;
+  } catch (e) {
+    throw new SealpostError("CERT_MALFORMED", "A certificate could not be parsed (damaged or truncated DER).", { cause: e });
+  }
+}
+
+function parsePkcs7(der: Buffer): Buffer[] {
+  ensureCryptoEngine();
+  let certs: x509.X509Certificates;
+  try {
+    certs = new x509.X509Certificates(der);
+  } catch (e) {
+    throw new SealpostError("CERT_MALFORMED", "The file is neither a certificate nor a PKCS#7 certificate bundle (.p7b/.p7c).", { cause: e });
+  }
+  if (certs.length === 0) throw new SealpostError("CERT_MALFORMED", "The PKCS#7 bundle holds no certificate.");
+  return certs.map((c) => parseOneCertificate(Buffer.from(c.rawData)));
+}
+
+/**
+ * Reads every certificate in a file: PEM (one or a chain, PKCS#7 blocks too),
+ * DER, PKCS#7 DER, or Base64 text. Throws CERT_MALFORMED for anything else.
+ */
+export function readCertificates(data: Buffer): Buffer[] {
+  if (data.length === 0) throw new SealpostError("CERT_MALFORMED", "The certificate file is empty.");
+  const { blocks, der } = decodeInput(data);
+  if (der) {
+    // A DER certificate starts SEQUENCE { SEQUENCE (tbs) ...; PKCS#7 starts SEQUENCE { OID.
+    try {
+      return [parseOneCertificate(der)];
+    } catch {
+      return parsePkcs7(der);
+    }
+  }
+  const out: Buffer[] = [];
+  for (const b of blocks) {
+    if (b.label === "CERTIFICATE" || b.label === "X509 CERTIFICATE" || b.label === "TRUSTED CERTIFICATE") {
+      out.push(parseOneCertificate(b.der));
+    } else if (b.label === "PKCS7" || b.label === "CMS") {
+      out.push(...parsePkcs7(b.der));
+    }
+  }
+  if (out.length === 0) throw new SealpostError("CERT_MALFORMED", "The file holds no certificate (no CERTIFICATE or PKCS7 block).");
+  return out;
+}
+
+export interface CertificateInfo {
+  /** SHA-1 over the DER, upper-case hex without separators (Exchange's Thumbprint). */
+  thumbprint: string;
+  sha256: string;
+  subject: string;
+  issuer: string;
+  subjectRdns: Rdn[];
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** SAN dNSNames plus the subject CN when it is a host name. */
+  certificateDomains: string[];
+  dnsNames: string[];
+  commonName?: string;
+  keyAlgorithm: string;
+  keySize: number;
+  selfSigned: boolean;
+  isCa: boolean;
+  extendedKeyUsage: string[];
+}
+
+export function thumbprintOf(der: Buffer): string {
+  return createHash("sha1").update(der).digest("hex").toUpperCase();
+}
+
+// The short names @peculiar/x509 uses in Name#toJSON for the types it knows.
+const X509_NAME_OIDS: Record<string, string> = {
+  CN: "2.5.4.3", L: "2.5.4.7", ST: "2.5.4.8", O: "2.5.4.10", OU: "2.5.4.11", C: "2.5.4.6",
+  DC: "0.9.2342.19200300.100.1.25", E: "1.2.840.113549.1.9.1", G: "2.5.4.42", I: "2.5.4.43",
+  SN: "2.5.4.4", T: "2.5.4.12",
+};
+
+function rdnsOf(name: x509.Name): Rdn[] {
+  const rdns: Rdn[] = [];
+  for (const rdn of name.toJSON()) {
+    const out: Rdn = [];
+    for (const [type, values] of Object.entries(rdn)) {
+      const oid = /^[\d.]+$/.test(type) ? type : (X509_NAME_OIDS[type] ?? type);
+      for (const v of values) out.push({ oid, name: attributeName(oid), value: v });
+    }
+    rdns.push(out);
+  }
+  return rdns;
+}
+
+const EKU_NAMES: Record<string, string> = {
+  "1.3.6.1.5.5.7.3.1": "serverAuth",
+  "1.3.6.1.5.5.7.3.2": "clientAuth",
+  "1.3.6.1.5.5.7.3.4": "emailProtection",
+  "2.5.29.37.0": "anyExtendedKeyUsage",
+};
+
+/** Certificate names as Exchange lists them (CertificateDomains). */
+export function certificateNames(dnsNames: string[], commonName: string | undefined): string[] {
+  const names: string[] = [];
+  const add = (n: string) => {
+    const v = n.toLowerCase().replace(/\.$/, "");
+    if (!names.includes(v)) names.push(v);
+  };
+  if (commonName && isValidDomain(commonName, { allowSingleLabel: true, allowWildcard: true })) add(commonName);
+  for (const n of dnsNames) add(n);
+  return names;
+}
+
+export function describeCertificate(der: Buffer): CertificateInfo {
+  ensureCryptoEngine();
+  const node = new NodeX509(der);
+  const cert = new x509.X509Certificate(der);
+  const subjectRdns = rdnsOf(cert.subjectName);
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const dnsNames = san ? san.names.items.filter((n) => n.type === "dns").map((n) => n.value) : [];
+  const cn = subjectRdns.flat().find((a) => a.oid === "2.5.4.3")?.value;
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const bc = cert.getExtension(x509.BasicConstraintsExtension);
+  const pub = node.publicKey;
+  const details = pub.asymmetricKeyDetails ?? {};
+  return {
+    thumbprint: thumbprintOf(der),
+    sha256: createHash("sha256").update(der).digest("hex").toUpperCase(),
+    subject: formatDisplayName(subjectRdns),
+    issuer: formatDisplayName(rdnsOf(cert.issuerName)),
+    subjectRdns,
+    serialNumber: node.serialNumber.toUpperCase(),
+    notBefore: new Date(node.validFrom),
+    notAfter: new Date(node.validTo),
+    certificateDomains: certificateNames(dnsNames, cn),
+    dnsNames,
+    ...(cn !== undefined ? { commonName: cn } : {}),
+    keyAlgorithm: pub.asymmetricKeyType === "ec" ? "ECDSA" : (pub.asymmetricKeyType ?? "unknown").toUpperCase(),
+    keySize: details.modulusLength ?? (details.namedCurve === "prime256v1" ? 256 : 0),
+    selfSigned: node.subject === node.issuer && node.checkIssued(node) && node.verify(pub),
+    isCa: bc?.ca ?? false,
+    extendedKeyUsage: eku ? eku.usages.map((u) => EKU_NAMES[String(u)] ?? String(u)) : [],
+  };
+}
+
+/** DER SubjectPublicKeyInfo of a certificate, to find the key it belongs to. */
+export function certificateSpki(der: Buffer): Buffer {
+  return new NodeX509(der).publicKey.export({ format: "der", type: "spki" });
+}
+
+/** Orders certificates leaf first, then each issuer after its subject when present. */
+export function orderChain(leaf: Buffer, others: Buffer[]): Buffer[] {
+  const chain = [leaf];
+  const pool = others.filter((c) => !c.equals(leaf));
+  let current = new NodeX509(leaf);
+  for (;;) {
+    const idx = pool.findIndex((c) => {
+      const cand = new NodeX509(c);
+      return current.checkIssued(cand) && !cand.raw.equals(current.raw);
+    });
+    if (idx < 0) break;
+    const next = pool.splice(idx, 1)[0] as Buffer;
+    chain.push(next);
+    current = new NodeX509(next);
+  }
+  return chain.concat(pool);
+}
+
+export function certToPem(der: Buffer): string {
+  const b64 = der.toString("base64").replace(/.{1,64}/g, "$&\n");
+  return `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`;
+}

@@ -1,0 +1,76 @@
+// Trusted root and intermediate certificates of the organization, and the
+// organization-wide settings that exist so far (Get/Set-TransportConfig).
+import { readFileSync } from "node:fs";
+import { SealpostError } from "../../errors/errors.js";
+import type { TrustedKind } from "../../org/store.js";
+import type { CmdletDef } from "../shell.js";
+
+const TABLE = ["Thumbprint", "NotAfter", "Subject"];
+
+function trustCmdlets(kind: TrustedKind, noun: string): CmdletDef[] {
+  return [
+    {
+      name: `Add-${noun}`,
+      synopsis: `Adds the ${kind} certificate(s) in a file (PEM bundle, DER or PKCS#7) to the organization's trust.`,
+      table: TABLE,
+      params: [{ name: "Path", type: "string", position: 0, mandatory: true }],
+      async run(args, ctx) {
+        const file = ctx.resolvePath(args.Path as string);
+        let data: Buffer;
+        try {
+          data = readFileSync(file);
+        } catch (e) {
+          throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
+        }
+        return ctx.api.trust.add(kind, data);
+      },
+    },
+    {
+      name: `Get-${noun}`,
+      synopsis: `Lists the organization's trusted ${kind} certificates.`,
+      table: TABLE,
+      params: [{ name: "Thumbprint", type: "string", position: 0, aliases: ["Identity"] }],
+      async run(args, ctx) {
+        return ctx.api.trust.list(kind, args.Thumbprint as string | undefined);
+      },
+    },
+    {
+      name: `Remove-${noun}`,
+      synopsis: `Removes a trusted ${kind} certificate from the organization's trust.`,
+      params: [
+        { name: "Thumbprint", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Identity"] },
+        { name: "Confirm", type: "bool" },
+      ],
+      async run(args, ctx) {
+        await ctx.api.trust.remove(kind, args.Thumbprint as string);
+        return [];
+      },
+    },
+  ];
+}
+
+export const trustCmdletsAll: CmdletDef[] = [
+  ...trustCmdlets("root", "TrustedRootCertificate"),
+  ...trustCmdlets("intermediate", "IntermediateCertificate"),
+  {
+    name: "Get-TransportConfig",
+    synopsis: "Shows the organization's transport settings.",
+    params: [],
+    async run(_args, ctx) {
+      const s = await ctx.api.trust.getSettings();
+      return [{ UseSystemTrustStore: s.useSystemTrustStore }];
+    },
+  },
+  {
+    name: "Set-TransportConfig",
+    synopsis: "Changes the organization's transport settings.",
+    params: [{ name: "UseSystemTrustStore", type: "bool", help: "Trust the system CA bundle besides the organization's roots" }],
+    async run(args, ctx) {
+      if (args.UseSystemTrustStore === undefined) {
+        throw new SealpostError("SHELL_MISSING_PARAMETER", "Set-TransportConfig: give at least one setting to change.");
+      }
+      await ctx.api.trust.setSettings({ useSystemTrustStore: args.UseSystemTrustStore as boolean });
+      return [];
+    },
+  },
+];

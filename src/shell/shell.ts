@@ -1,0 +1,162 @@
+// Runs management shell lines: parse, bind every command of the pipeline
+// (so a wrong parameter anywhere stops the line before anything changes),
+// then run the commands in order, passing objects along the pipe.
+import path from "node:path";
+import { SealpostError } from "../errors/errors.js";
+import type { AdminApi } from "../admin/api.js";
+import { bindElements, convertValue, type BoundArgs, type ParamDef, type Resolved } from "./binder.js";
+import { formatList, formatTable } from "./format.js";
+import { parseLine, type Command, type Pipeline, type Value } from "./parser.js";
+
+export interface ShellHost {
+  api: AdminApi;
+  cwd: string;
+  /** Asks for a secret without echo; refuses when there is no terminal. */
+  readSecret(prompt: string): Promise<string>;
+  readLine(prompt: string): Promise<string>;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface CmdletContext {
+  host: ShellHost;
+  api: AdminApi;
+  resolvePath(p: string): string;
+}
+
+export interface CmdletDef {
+  name: string;
+  aliases?: string[];
+  synopsis: string;
+  params: ParamDef[];
+  /** Receives all pipeline input at once (formatters) instead of once per object. */
+  collectsInput?: boolean;
+  /** Default table columns for this cmdlet's output objects (else a list). */
+  table?: string[];
+  run(args: BoundArgs, ctx: CmdletContext, input: unknown[]): Promise<unknown[]>;
+}
+
+/** Output of a formatter: printed as is. */
+export class Formatted {
+  constructor(readonly text: string) {}
+}
+
+export class Shell {
+  private readonly byName = new Map<string, CmdletDef>();
+
+  constructor(
+    readonly host: ShellHost,
+    readonly cmdlets: CmdletDef[],
+  ) {
+    for (const c of cmdlets) {
+      this.byName.set(c.name.toLowerCase(), c);
+      for (const a of c.aliases ?? []) this.byName.set(a.toLowerCase(), c);
+    }
+  }
+
+  lookup(name: string): CmdletDef {
+    const def = this.byName.get(name.toLowerCase());
+    if (!def) {
+      throw new SealpostError(
+        "SHELL_UNKNOWN_CMDLET",
+        `The term '${name}' is not recognized as the name of a cmdlet. Run Get-Command to list the cmdlets.`,
+      );
+    }
+    return def;
+  }
+
+  /** Runs one line; returns the text to print (empty when nothing is output). */
+  async runLine(line: string): Promise<string> {
+    const pipeline = parseLine(line);
+    if (pipeline.length === 0) return "";
+    const objects = await this.runPipeline(pipeline);
+    return this.render(objects, this.lookup((pipeline[pipeline.length - 1] as Command).name));
+  }
+
+  render(objects: unknown[], last: CmdletDef): string {
+    if (objects.length === 0) return "";
+    const text: string[] = [];
+    const plain = objects.filter((o) => !(o instanceof Formatted) && typeof o !== "string");
+    for (const o of objects) {
+      if (o instanceof Formatted) text.push(o.text);
+      else if (typeof o === "string") text.push(o);
+    }
+    if (plain.length) text.push(last.table ? formatTable(plain, last.table) : formatList(plain));
+    return text.join("\n");
+  }
+
+  async runPipeline(pipeline: Pipeline): Promise<unknown[]> {
+    const stages = pipeline.map((cmd) => {
+      const def = this.lookup(cmd.name);
+      return { def, bound: bindElements(def.name, def.params, cmd.elements) };
+    });
+    let input: unknown[] | undefined;
+    for (const [idx, { def, bound }] of stages.entries()) {
+      const args: BoundArgs = {};
+      for (const [p, v] of bound) {
+        args[p.name] = convertValue(def.name, p, v === true ? true : await this.evaluate(v));
+      }
+      const ctx: CmdletContext = { host: this.host, api: this.host.api, resolvePath: (p) => path.resolve(this.host.cwd, p) };
+      if (idx === 0 || def.collectsInput) {
+        checkMandatory(def, args);
+        input = await def.run(args, ctx, input ?? []);
+        continue;
+      }
+      const out: unknown[] = [];
+      for (const obj of input ?? []) {
+        const perObject = { ...args };
+        for (const p of def.params) {
+          if (!p.fromPipelineProperty || perObject[p.name] !== undefined) continue;
+          const v = propertyOf(obj, [p.name, ...(p.aliases ?? [])]);
+          if (v !== undefined) perObject[p.name] = convertValue(def.name, p, v as Resolved);
+        }
+        checkMandatory(def, perObject);
+        out.push(...(await def.run(perObject, ctx, [obj])));
+      }
+      input = out;
+    }
+    return input ?? [];
+  }
+
+  async evaluate(v: Value): Promise<Resolved> {
+    switch (v.type) {
+      case "string":
+        return v.text;
+      case "bool":
+        return v.value;
+      case "null":
+        return null;
+      case "env": {
+        const val = this.host.env[v.name];
+        if (val === undefined) throw new SealpostError("SECRET_UNAVAILABLE", `The environment variable ${v.name} is not set.`);
+        return val;
+      }
+      case "list":
+        return Promise.all(v.items.map((i) => this.evaluate(i)));
+      case "hash": {
+        const o: Record<string, Resolved> = {};
+        for (const e of v.entries) o[e.key] = await this.evaluate(e.value);
+        return o;
+      }
+      case "sub": {
+        const out = (await this.runPipeline(v.pipeline)).filter((x) => !(x instanceof Formatted));
+        return out.length === 1 ? (out[0] as Resolved) : (out as Resolved);
+      }
+    }
+  }
+}
+
+function propertyOf(obj: unknown, names: string[]): unknown {
+  if (obj === null || typeof obj !== "object") return undefined;
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    if (names.some((n) => n.toLowerCase() === k.toLowerCase())) return v;
+  }
+  return undefined;
+}
+
+function checkMandatory(def: CmdletDef, args: BoundArgs): void {
+  for (const p of def.params) {
+    if (p.mandatory && args[p.name] === undefined) {
+      throw new SealpostError("SHELL_MISSING_PARAMETER", `${def.name}: the mandatory parameter -${p.name} is missing.`);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+// Forward migrations of the local database, index i moves version i to i+1.
+// Never edit a released step: add a new one.
+import type Database from "better-sqlite3";
+
+export const MIGRATIONS: Array<(db: Database.Database) => void> = [
+  // 1: server identity, certificate store, the organization's trust settings.
+  (db) => {
+    db.exec(`
+      CREATE TABLE server_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      CREATE TABLE pending_requests (
+        id              TEXT PRIMARY KEY,          -- SHA-1 of the request DER, upper hex
+        csr_der         BLOB NOT NULL,
+        spki_sha256     TEXT NOT NULL UNIQUE,      -- binds the issued certificate to this key
+        key_file        TEXT NOT NULL,
+        key_exportable  INTEGER NOT NULL,
+        friendly_name   TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        dns_names       TEXT NOT NULL,             -- JSON array
+        key_algorithm   TEXT NOT NULL,
+        key_size        INTEGER NOT NULL,
+        created_at      TEXT NOT NULL
+      );
+      CREATE TABLE certificates (
+        thumbprint      TEXT PRIMARY KEY,          -- SHA-1 of the DER, upper hex
+        der             BLOB NOT NULL,
+        chain_der       BLOB,                      -- issuers as concatenated DER, leaf excluded
+        spki_sha256     TEXT NOT NULL,
+        key_file        TEXT,                      -- NULL: no private key on this server
+        key_exportable  INTEGER NOT NULL DEFAULT 0,
+        friendly_name   TEXT NOT NULL DEFAULT '',
+        services        TEXT NOT NULL DEFAULT 'None',
+        source          TEXT NOT NULL,             -- request | pfx | selfsigned | certificate
+        created_at      TEXT NOT NULL
+      );
+      CREATE TABLE org_trusted_certificates (
+        thumbprint TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('root', 'intermediate')),
+        der        BLOB NOT NULL,
+        added_at   TEXT NOT NULL,
+        PRIMARY KEY (kind, thumbprint)
+      );
+      CREATE TABLE org_settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `);
+  },
+];
