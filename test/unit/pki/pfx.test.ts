@@ -7,7 +7,10 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
+import * as asn1js from "asn1js";
+import * as pkijs from "pkijs";
 import { isSealpostError } from "../../../src/errors/errors.js";
+import { ensureCryptoEngine } from "../../../src/pki/crypto-engine.js";
 import { createPfx, looksLikePfx, parsePfx } from "../../../src/pki/pfx.js";
 
 const HOST = "mail.pfx-test.example";
@@ -105,6 +108,36 @@ async function tlsHandshake(pfx: Buffer, passphrase: string, caPem: string): Pro
   }
 }
 
+/**
+ * A PFX written with pkijs directly, keeping the certificates in the order
+ * given (openssl always moves the key's certificate first) and the key in an
+ * unencrypted KeyBag after them.
+ */
+async function pfxInOrder(keyDer: Buffer, certsDer: Buffer[], password: string): Promise<Buffer> {
+  ensureCryptoEngine();
+  const safe = new pkijs.SafeContents({
+    safeBags: [
+      ...certsDer.map(
+        (der) =>
+          new pkijs.SafeBag({
+            bagId: "1.2.840.113549.1.12.10.1.3",
+            bagValue: new pkijs.CertBag({ certId: "1.2.840.113549.1.9.22.1", certValue: new asn1js.OctetString({ valueHex: der }) }),
+          }),
+      ),
+      new pkijs.SafeBag({ bagId: "1.2.840.113549.1.12.10.1.1", bagValue: pkijs.KeyBag.fromBER(keyDer) }),
+    ],
+  });
+  const authenticatedSafe = new pkijs.AuthenticatedSafe({
+    safeContents: [
+      new pkijs.ContentInfo({ contentType: "1.2.840.113549.1.7.1", content: new asn1js.OctetString({ valueHex: safe.toSchema().toBER(false) }) }),
+    ],
+  });
+  const pfx = new pkijs.PFX({ parsedValue: { integrityMode: 0, authenticatedSafe } });
+  const pw = new Uint8Array(Buffer.from(password, "utf8")).buffer;
+  await pfx.makeInternalValues({ password: pw, iterations: 2048, pbkdf2HashAlgorithm: "SHA-256", hmacHashAlgorithm: "SHA-256" });
+  return Buffer.from(pfx.toSchema().toBER(false));
+}
+
 function supportsLegacy(): boolean {
   try {
     openssl(["list", "-cipher-algorithms", "-provider", "legacy"]);
@@ -200,6 +233,15 @@ describe("PKCS#12/PFX", () => {
       const got = await parsePfx(fs.readFileSync(file("chain.pfx")), "s3cret");
       assert.deepEqual(got.certificatesDer, [leaf.certDer, caDer]);
       assert.deepEqual(got.keyPkcs8Der, leaf.keyDer);
+
+      // Leaf last in the file: it still comes first, the others keep file order.
+      const reordered = await pfxInOrder(leaf.keyDer, [caDer, rsa.certDer, leaf.certDer], "s3cret");
+      fs.writeFileSync(file("reordered.pfx"), reordered);
+      const dump = openssl(["pkcs12", "-in", file("reordered.pfx"), "-nodes", "-passin", "pass:s3cret"]);
+      assert.deepEqual(pemToDer(dump, "CERTIFICATE"), [caDer, rsa.certDer, leaf.certDer], "fixture order as openssl sees it");
+      const fromReordered = await parsePfx(reordered, "s3cret");
+      assert.deepEqual(fromReordered.certificatesDer, [leaf.certDer, caDer, rsa.certDer]);
+      assert.deepEqual(fromReordered.keyPkcs8Der, leaf.keyDer);
 
       // Our own writer, given the CA first, also stores and returns the leaf first.
       const ours = await createPfx({ keyPkcs8Der: leaf.keyDer, certificatesDer: [caDer, leaf.certDer], password: "x" });
