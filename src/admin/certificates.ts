@@ -3,7 +3,7 @@
 // module takes and returns bytes, so the HTTP admin API can serve it too.
 import { SealpostError, isSealpostError } from "../errors/errors.js";
 import { normalizeThumbprint, sha256Hex, SUPPORTED_SERVICES, type PendingRequest, type StoredCertificate } from "../certstore/certstore.js";
-import { certificateSpki, decodeInput, orderChain, readCertificates, thumbprintOf } from "../pki/certs.js";
+import { certificateSpki, decodeInput, issuerPath, readCertificates, thumbprintOf } from "../pki/certs.js";
 import { createRequest, createSelfSigned, csrToPem } from "../pki/csr.js";
 import { formatDisplayName } from "../pki/dn.js";
 import { describePrivateKey, parseKeySpec, pkcs8ToPem, publicKeySpkiOfPrivate } from "../pki/keys.js";
@@ -174,7 +174,7 @@ export class CertificateAdmin {
     for (const c of certs) {
       const pending = this.ctx.certs.findPendingBySpki(sha256Hex(certificateSpki(c)));
       if (!pending) continue;
-      const chain = orderChain(c, certs).slice(1);
+      const chain = await this.chainFor(c, certs);
       const stored = this.ctx.certs.completeRequest(pending.id, c, chain, opts.friendlyName);
       return certificateView(stored, this.ctx.now());
     }
@@ -186,6 +186,15 @@ export class CertificateAdmin {
       "NO_PENDING_REQUEST",
       "The certificate's public key matches no pending request on this server. Import it on the server that made the request, or import a PFX that holds its private key.",
     );
+  }
+
+  /**
+   * The issuers a server presents with its certificate: from the file, and
+   * from the organization's known intermediates when the CA sent the leaf alone.
+   */
+  private async chainFor(leaf: Buffer, fromFile: Buffer[]): Promise<Buffer[]> {
+    const known = (await this.ctx.org.listTrusted("intermediate")).map((r) => r.der);
+    return issuerPath(leaf, [...fromFile, ...known]);
   }
 
   private async importPfx(data: Buffer, opts: { password?: string; friendlyName?: string; privateKeyExportable?: boolean }): Promise<CertificateView> {
@@ -202,7 +211,7 @@ export class CertificateAdmin {
     const [leaf, ...others] = contents.certificatesDer as [Buffer, ...Buffer[]];
     const stored = this.ctx.certs.addCertificate({
       der: leaf,
-      chain: orderChain(leaf, others).slice(1),
+      chain: await this.chainFor(leaf, others),
       keyPem: pkcs8ToPem(contents.keyPkcs8Der),
       privateKeyExportable: opts.privateKeyExportable ?? false,
       friendlyName: opts.friendlyName ?? contents.friendlyName ?? "",

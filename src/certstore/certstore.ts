@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import type { DataDir } from "../config/datadir.js";
 import { SealpostError } from "../errors/errors.js";
 import type { Db } from "../store/sqlite.js";
-import { certificateSpki, describeCertificate, type CertificateInfo } from "../pki/certs.js";
+import { certToPem, certificateSpki, describeCertificate, type CertificateInfo } from "../pki/certs.js";
 import { selectCertificateFor } from "./select.js";
 
 export type CertificateSource = "request" | "pfx" | "selfsigned" | "certificate";
@@ -231,6 +231,13 @@ export class CertificateStore {
     const row = this.db.prepare("SELECT key_file FROM certificates WHERE thumbprint = ?").get(thumbprint) as { key_file: string | null } | undefined;
     if (!row?.key_file) throw new SealpostError("NO_PRIVATE_KEY", `The certificate ${thumbprint} has no private key on this server.`);
     return readFileSync(this.dir.keyPath(row.key_file), "utf8");
+  }
+
+  /** Key and certificate chain (PEM) for a TLS context: what a connector with this FQDN presents. */
+  tlsCredentialsFor(fqdn: string, now: Date = new Date()): { thumbprint: string; key: string; cert: string } | undefined {
+    const c = this.certificateFor(fqdn, now);
+    if (!c) return undefined;
+    return { thumbprint: c.thumbprint, key: this.readPrivateKey(c.thumbprint), cert: [c.der, ...c.chain].map(certToPem).join("") };
   }
 
   /** The certificate a connector with this FQDN presents, or undefined. */

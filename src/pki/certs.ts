@@ -185,7 +185,8 @@ export function describeCertificate(der: Buffer): CertificateInfo {
     ...(cn !== undefined ? { commonName: cn } : {}),
     keyAlgorithm: pub.asymmetricKeyType === "ec" ? "ECDSA" : (pub.asymmetricKeyType ?? "unknown").toUpperCase(),
     keySize: details.modulusLength ?? (details.namedCurve === "prime256v1" ? 256 : 0),
-    selfSigned: node.subject === node.issuer && node.checkIssued(node) && node.verify(pub),
+    // checkIssued would demand keyCertSign, which a self-signed server certificate lacks.
+    selfSigned: node.subject === node.issuer && node.verify(pub),
     isCa: bc?.ca ?? false,
     extendedKeyUsage: eku ? eku.usages.map((u) => EKU_NAMES[String(u)] ?? String(u)) : [],
   };
@@ -196,22 +197,31 @@ export function certificateSpki(der: Buffer): Buffer {
   return new NodeX509(der).publicKey.export({ format: "der", type: "spki" });
 }
 
-/** Orders certificates leaf first, then each issuer after its subject when present. */
+/** Orders certificates leaf first, then each issuer after its subject; unlinked ones follow. */
 export function orderChain(leaf: Buffer, others: Buffer[]): Buffer[] {
-  const chain = [leaf];
-  const pool = others.filter((c) => !c.equals(leaf));
+  const linked = issuerPath(leaf, others);
+  const rest = others.filter((c) => !c.equals(leaf) && !linked.some((l) => l.equals(c)));
+  return [leaf, ...linked, ...rest];
+}
+
+/** The issuers of `leaf` found in `pool`, nearest first, stopping at a self-signed one. */
+export function issuerPath(leaf: Buffer, pool: Buffer[]): Buffer[] {
+  const path: Buffer[] = [];
+  const remaining = pool.filter((c) => !c.equals(leaf));
   let current = new NodeX509(leaf);
   for (;;) {
-    const idx = pool.findIndex((c) => {
+    if (current.subject === current.issuer && current.verify(current.publicKey)) break;
+    const cur = current;
+    const idx = remaining.findIndex((c) => {
       const cand = new NodeX509(c);
-      return current.checkIssued(cand) && !cand.raw.equals(current.raw);
+      return cur.checkIssued(cand) && cur.verify(cand.publicKey);
     });
     if (idx < 0) break;
-    const next = pool.splice(idx, 1)[0] as Buffer;
-    chain.push(next);
+    const next = remaining.splice(idx, 1)[0] as Buffer;
+    path.push(next);
     current = new NodeX509(next);
   }
-  return chain.concat(pool);
+  return path;
 }
 
 export function certToPem(der: Buffer): string {

@@ -19,8 +19,12 @@ export interface PfxPassword {
   bmp: Buffer | null;
 }
 
-// Bounds hostile files: each iteration is one hash, and the PKCS#12 KDF runs in JS.
-const MAX_ITERATIONS = 1_000_000;
+// Bounds on work a hostile file can demand. The PKCS#12 KDF runs on the main
+// thread (about 1.8 s per million SHA-1 rounds), so its bound is lower; real
+// writers use 2000 (Windows), 2048 (OpenSSL) or 10000 (Java). PBKDF2 runs in
+// WebCrypto's thread pool, and OWASP-style counts reach 600000.
+const MAX_PKCS12_KDF_ITERATIONS = 100_000;
+const MAX_PBKDF2_ITERATIONS = 2_000_000;
 
 const OID_PBES2 = "1.2.840.113549.1.5.13";
 const OID_PBKDF2 = "1.2.840.113549.1.5.12";
@@ -76,9 +80,9 @@ function unsupported(what: string): SealpostError {
   );
 }
 
-function checkIterations(n: number): void {
-  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_ITERATIONS) {
-    throw malformed(`The PFX file asks for ${n} key-derivation iterations; at most ${MAX_ITERATIONS} are accepted.`);
+function checkIterations(n: number, max: number): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw malformed(`The PFX file asks for ${n} key-derivation iterations; at most ${max} are accepted.`);
   }
 }
 
@@ -121,7 +125,7 @@ export function verifyMac(macData: pkijs.MacData, authSafeContent: Buffer, forms
   const hash = MAC_HASHES[oid];
   if (!hash) throw unsupported(`the integrity (MAC) algorithm ${oid}`);
   const iterations = macData.iterations ?? 1;
-  checkIterations(iterations);
+  checkIterations(iterations, MAX_PKCS12_KDF_ITERATIONS);
   const salt = Buffer.from(macData.macSalt.valueBlock.valueHexView);
   const expected = Buffer.from(macData.mac.digest.valueBlock.valueHexView);
   const size = crypto.createHash(hash.name).digest().length;
@@ -149,7 +153,7 @@ function legacyDecrypt(oid: string, params: unknown, data: Buffer, form: PfxPass
   }
   const salt = Buffer.from(saltNode.valueBlock.valueHexView);
   const iterations = iterNode.valueBlock.valueDec;
-  checkIterations(iterations);
+  checkIterations(iterations, MAX_PKCS12_KDF_ITERATIONS);
   const key = pkcs12Kdf("sha1", 64, form.bmp, salt, 1, iterations, alg.keyLen);
   const iv = pkcs12Kdf("sha1", 64, form.bmp, salt, 2, iterations, 8);
   try {
@@ -180,7 +184,7 @@ function checkPbes2(params: unknown): void {
     throw unsupported(`the PBES2 cipher ${pbes2.encryptionScheme.algorithmId}`);
   }
   if (kdf.prf && !PBES2_PRFS.has(kdf.prf.algorithmId)) throw unsupported(`the PBKDF2 function ${kdf.prf.algorithmId}`);
-  checkIterations(kdf.iterationCount);
+  checkIterations(kdf.iterationCount, MAX_PBKDF2_ITERATIONS);
 }
 
 /**

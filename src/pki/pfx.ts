@@ -3,8 +3,8 @@
 // Reading accepts what OpenSSL 3 writes by default (PBES2/AES-256-CBC with an
 // HMAC-SHA256 MAC), what `-legacy`, OpenSSL 1.x and Windows write (3DES and
 // RC2-40 with an HMAC-SHA1 MAC), and unencrypted certificate safes. Writing
-// produces exactly the OpenSSL 3 default layout, which Node's TLS stack,
-// OpenSSL and current Windows all open.
+// uses the OpenSSL 3 default layout and algorithms, so that OpenSSL and Node's
+// TLS stack open the result.
 import * as crypto from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
@@ -35,8 +35,8 @@ function badPassword(): SealpostError {
   return new SealpostError("PFX_BAD_PASSWORD", BAD_PASSWORD_MESSAGE);
 }
 
-// Tag and length of one DER/BER header; indefinite lengths are allowed since
-// some writers (Java, older Windows) use them for the outer SEQUENCEs.
+// Skips the tag and length of one header. Indefinite lengths are allowed:
+// PKCS#12 is BER, and pkijs itself writes them unless told otherwise.
 function skipHeader(data: Buffer, off: number, tag: number): number {
   if (data[off] !== tag) return -1;
   const len = data[off + 1];

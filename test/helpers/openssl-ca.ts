@@ -328,8 +328,8 @@ export class OpenSslCa {
 
   /** This CA's certificate followed by its parents' up to the root (PEM). */
   chainPem(): string {
-    const parts: string[] = [];
-    for (let ca: OpenSslCa | undefined = this; ca; ca = ca.parent) parts.push(ca.certPem.trim() + "\n");
+    const parts: string[] = [this.certPem.trim() + "\n"];
+    for (let ca = this.parent; ca; ca = ca.parent) parts.push(ca.certPem.trim() + "\n");
     return parts.join("");
   }
 

@@ -187,6 +187,26 @@ describe("PKCS#12/PFX", () => {
       await rejectsWith(parsePfx(pfx, "wrong"), "PFX_BAD_PASSWORD");
     });
 
+    it("reads every PKCS#12 PBE cipher but RC4, and other MAC hashes", async (t) => {
+      if (!supportsLegacy()) return t.skip("the local openssl has no legacy provider");
+      const variants: [string, string[], RegExp][] = [
+        ["rc2-128", ["-legacy", "-certpbe", "PBE-SHA1-RC2-128", "-keypbe", "PBE-SHA1-RC2-128"], /pbeWithSHA1And128BitRC2-CBC/],
+        ["2des", ["-legacy", "-certpbe", "PBE-SHA1-2DES", "-keypbe", "PBE-SHA1-2DES"], /pbeWithSHA1And2-KeyTripleDES-CBC/],
+        ["aes128-sha512mac", ["-certpbe", "AES-128-CBC", "-keypbe", "AES-128-CBC", "-macalg", "sha512"], /MAC: sha512/],
+        ["sha1mac-5000", ["-macalg", "sha1", "-iter", "5000"], /MAC: sha1, Iteration 5000/],
+      ];
+      for (const [name, args, expected] of variants) {
+        const pfx = exportPfx(ec, `variant-${name}.pfx`, "s3cret", args);
+        assert.match(pkcs12Info(file(`variant-${name}.pfx`), "s3cret", args.includes("-legacy") ? ["-legacy"] : []), expected);
+        const got = await parsePfx(pfx, "s3cret");
+        assert.deepEqual(got.keyPkcs8Der, ec.keyDer, name);
+        assert.deepEqual(got.certificatesDer, [ec.certDer], name);
+      }
+      const rc4 = exportPfx(ec, "variant-rc4.pfx", "s3cret", ["-legacy", "-certpbe", "PBE-SHA1-RC4-128", "-keypbe", "PBE-SHA1-RC4-128"]);
+      const err = await rejectsWith(parsePfx(rc4, "s3cret"), "PFX_MALFORMED");
+      assert.match(err.message, /pbeWithSHAAnd128BitRC4.*Re-export it with AES-256/);
+    });
+
     it("reads a file whose certificates are not encrypted", async () => {
       const pfx = exportPfx(ec, "plain-certs.pfx", "s3cret", ["-certpbe", "NONE"]);
       const got = await parsePfx(pfx, "s3cret");
@@ -292,6 +312,9 @@ describe("PKCS#12/PFX", () => {
       assert.equal(looksLikePfx(rsa.keyDer), false);
       assert.equal(looksLikePfx(Buffer.alloc(0)), false);
       assert.equal(looksLikePfx(Buffer.from([0x30])), false);
+      // BER with indefinite lengths, as some writers produce.
+      assert.equal(looksLikePfx(Buffer.from("3080020103308006092a864886f70d010701", "hex")), true);
+      assert.equal(looksLikePfx(Buffer.from("3080020102308006092a864886f70d010701", "hex")), false, "version 2");
     });
   });
 
