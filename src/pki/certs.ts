@@ -188,7 +188,7 @@ export function describeCertificate(der: Buffer): CertificateInfo {
     // checkIssued would demand keyCertSign, which a self-signed server certificate lacks.
     selfSigned: node.subject === node.issuer && node.verify(pub),
     isCa: bc?.ca ?? false,
-    extendedKeyUsage: eku ? eku.usages.map((u) => EKU_NAMES[String(u)] ?? String(u)) : [],
+    extendedKeyUsage: eku ? Array.from(eku.usages, (u) => EKU_NAMES[String(u)] ?? String(u)) : [],
   };
 }
 
