@@ -92,6 +92,10 @@ export function buildProgram(): Command {
     .addOption(new Option("-f, --file <file>", "run a script: one command a line, # comments"))
     .action(async (opts: { command?: string; file?: string }, cmd: Command) => {
       await withApi(cmd, async (api) => {
+        if (opts.command === undefined && opts.file === undefined) {
+          await runInteractive((io) => new Shell({ ...makeShellHost(api), ...io }, allCmdlets()), api.ctx.dir.root, api.serverName);
+          return;
+        }
         const shell = new Shell(makeShellHost(api), allCmdlets());
         if (opts.command !== undefined) {
           const out = await shell.runLine(opts.command);
@@ -113,9 +117,7 @@ export function buildProgram(): Command {
               throw new SealpostError(isSealpostError(e) ? e.code : "SHELL_SYNTAX", `${opts.file}:${lineNo}: ${errorMessage(e)}`);
             }
           }
-          return;
         }
-        await runInteractive(shell, api.ctx.dir.root, api.serverName);
       });
     });
 
