@@ -2,15 +2,18 @@
 // and the web console all call this object; none reaches a store directly.
 import { CertificateAdmin } from "./certificates.js";
 import { openServerContext, setServerName, type ServerContext } from "./context.js";
+import { PartnerAdmin } from "./partners.js";
 import { TrustAdmin } from "./trust.js";
 
 export class AdminApi {
   readonly certificates: CertificateAdmin;
   readonly trust: TrustAdmin;
+  readonly partners: PartnerAdmin;
 
   constructor(readonly ctx: ServerContext) {
     this.certificates = new CertificateAdmin(ctx);
     this.trust = new TrustAdmin(ctx);
+    this.partners = new PartnerAdmin(ctx);
   }
 
   static open(dataDir: string, opts: { now?: () => Date } = {}): AdminApi {

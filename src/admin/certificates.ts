@@ -10,7 +10,7 @@ import { describePrivateKey, parseKeySpec, pkcs8ToPem, publicKeySpkiOfPrivate } 
 import { createPfx, looksLikePfx, parsePfx } from "../pki/pfx.js";
 import type { ServerContext } from "./context.js";
 
-export type CertificateStatus = "Valid" | "Expired" | "NotYetValid" | "PendingRequest";
+export type CertificateStatus = "Valid" | "Expired" | "NotYetValid" | "Revoked" | "Untrusted" | "RevocationCheckFailure" | "PendingRequest";
 
 /** What Get-ExchangeCertificate shows, property names as Exchange spells them. */
 export interface CertificateView {
@@ -170,6 +170,10 @@ export class CertificateAdmin {
     const { der } = decodeInput(opts.data);
     const pfxBytes = der && looksLikePfx(der) ? der : looksLikePfx(opts.data) ? opts.data : undefined;
     if (pfxBytes) return this.importPfx(pfxBytes, opts);
+    if (der && der.length > 0 && der[0] !== 0x30) {
+      // Every form Import-ExchangeCertificate reads starts with a DER SEQUENCE or is PEM.
+      throw new SealpostError("CERT_MALFORMED", "The file is neither a PFX (PKCS#12) file, a certificate (PEM or DER) nor a PKCS#7 bundle (.p7b/.p7c).");
+    }
     const certs = readCertificates(opts.data);
     for (const c of certs) {
       const pending = this.ctx.certs.findPendingBySpki(sha256Hex(certificateSpki(c)));
@@ -231,16 +235,37 @@ export class CertificateAdmin {
 
   /** Get-ExchangeCertificate: certificates, then pending requests. */
   async getCertificates(thumbprint?: string): Promise<CertificateView[]> {
-    const now = this.ctx.now();
     if (thumbprint !== undefined) {
       const t = normalizeThumbprint(thumbprint);
       const c = this.ctx.certs.get(t);
-      if (c) return [certificateView(c, now)];
+      if (c) return [await this.viewWithStatus(c)];
       const p = this.ctx.certs.listPending().find((x) => x.id === t);
       if (p) return [pendingView(p)];
       throw new SealpostError("NOT_FOUND", `No certificate or pending request with thumbprint ${t} is on this server.`);
     }
-    return [...this.ctx.certs.list().map((c) => certificateView(c, now)), ...this.ctx.certs.listPending().map(pendingView)];
+    const views = await Promise.all(this.ctx.certs.list().map((c) => this.viewWithStatus(c)));
+    return [...views, ...this.ctx.certs.listPending().map(pendingView)];
+  }
+
+  /**
+   * Status through the trust layer, as this server's peers will judge the
+   * certificate: chain to a trusted root, validity, revocation. A
+   * self-signed certificate is judged by its dates only (partners must
+   * trust it explicitly).
+   */
+  private async viewWithStatus(c: StoredCertificate): Promise<CertificateView> {
+    const now = this.ctx.now();
+    const v = certificateView(c, now);
+    if (c.selfSigned || v.Status !== "Valid") return v;
+    const verdict = await (await this.ctx.trust()).verify([c.der, ...c.chain], { role: "server", revocationMode: "Hard" });
+    const status: Record<string, CertificateStatus> = {
+      OK: "Valid",
+      CERT_EXPIRED: "Expired",
+      CERT_NOT_YET_VALID: "NotYetValid",
+      CERT_REVOKED: "Revoked",
+      REVOCATION_UNKNOWN: "RevocationCheckFailure",
+    };
+    return { ...v, Status: status[verdict.code] ?? "Untrusted" };
   }
 
   /** Export-ExchangeCertificate: a password-protected PFX (DER bytes). */

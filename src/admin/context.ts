@@ -1,6 +1,10 @@
 // Opens what one server's admin API works on: its data folder, its SQLite
 // database, its certificate store and the organization store.
 import os from "node:os";
+import path from "node:path";
+import { readCertificates } from "../pki/certs.js";
+import { TrustEngine, systemAnchors } from "../pki/trust/engine.js";
+import { RevocationChecker, httpFetcher } from "../pki/trust/revocation.js";
 import { DataDir } from "../config/datadir.js";
 import { CertificateStore } from "../certstore/certstore.js";
 import { SqliteOrgStore } from "../org/sqlite/sqlite-org-store.js";
@@ -9,6 +13,10 @@ import { isValidDomain, normalizeDomain } from "../pki/domain.js";
 import { openDatabase, type Db } from "../store/sqlite.js";
 
 export interface ServerContext {
+  /** The trust engine for the organization's current trust material (built on first use, rebuilt after changes). */
+  trust(): Promise<TrustEngine>;
+  /** Drops the cached engine after the trust material or settings changed. */
+  invalidateTrust(): void;
   dir: DataDir;
   db: Db;
   certs: CertificateStore;
@@ -34,13 +42,23 @@ export function openServerContext(root: string, opts: { now?: () => Date } = {})
     row = db.prepare("SELECT value FROM server_meta WHERE key = 'name'").get() as { value: string };
   }
   const org = new SqliteOrgStore(db);
+  const now = opts.now ?? (() => new Date());
+  let engine: Promise<TrustEngine> | undefined;
+  const revocation = new RevocationChecker({ cacheDir: path.join(dir.root, "revocation"), now });
   return {
+    trust() {
+      engine ??= buildTrustEngine(org, revocation, now);
+      return engine;
+    },
+    invalidateTrust() {
+      engine = undefined;
+    },
     dir,
     db,
     certs: new CertificateStore(db, dir),
     org,
     serverName: row.value,
-    now: opts.now ?? (() => new Date()),
+    now,
     async close() {
       await org.close();
       db.close();
@@ -53,4 +71,19 @@ export function setServerName(ctx: ServerContext, name: string): string {
   ctx.db.prepare("INSERT INTO server_meta (key, value) VALUES ('name', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(n);
   ctx.serverName = n;
   return n;
+}
+
+/** Anchors: the organization's roots, plus the system bundle unless turned off. */
+async function buildTrustEngine(org: OrgStore, revocation: RevocationChecker, now: () => Date): Promise<TrustEngine> {
+  const settings = await org.getSettings();
+  const roots = (await org.listTrusted("root")).map((r) => r.der);
+  const intermediates = (await org.listTrusted("intermediate")).map((r) => r.der);
+  const fetcher = httpFetcher();
+  return new TrustEngine({
+    anchors: settings.useSystemTrustStore ? [...roots, ...systemAnchors()] : roots,
+    intermediates,
+    revocation,
+    now,
+    fetchIssuer: async (url) => readCertificates(await fetcher(url, { maxBytes: 1 << 20, timeoutMs: 5000 })),
+  });
 }

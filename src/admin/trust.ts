@@ -56,6 +56,7 @@ export class TrustAdmin {
     });
     const unique = items.filter((it, i) => items.findIndex((x) => x.thumbprint === it.thumbprint) === i);
     const added = await this.ctx.org.addTrusted(kind, unique);
+    this.ctx.invalidateTrust();
     return added.map((r) => view(r, this.ctx.now()));
   }
 
@@ -68,6 +69,7 @@ export class TrustAdmin {
 
   async remove(kind: TrustedKind, thumbprint: string): Promise<void> {
     await this.ctx.org.removeTrusted(kind, normalizeThumbprint(thumbprint));
+    this.ctx.invalidateTrust();
   }
 
   async getSettings(): Promise<OrgSettings> {
@@ -75,6 +77,8 @@ export class TrustAdmin {
   }
 
   async setSettings(patch: Partial<OrgSettings>): Promise<OrgSettings> {
-    return this.ctx.org.updateSettings(patch);
+    const s = await this.ctx.org.updateSettings(patch);
+    this.ctx.invalidateTrust();
+    return s;
   }
 }

@@ -20,7 +20,31 @@ export const DEFAULT_ORG_SETTINGS: OrgSettings = {
   useSystemTrustStore: true,
 };
 
+export type NameMatchMode = "Exact" | "Subdomains";
+export type PartnerMode = "Enforce" | "ReportOnly";
+export type RevocationMode = "Hard" | "Soft";
+
+/** Per-partner Domain Security options; every field has a safe default. */
+export interface PartnerOptions {
+  domain: string;
+  nameMatch: NameMatchMode;
+  certificateNames: string[];
+  allowedIssuers: string[];
+  mode: PartnerMode;
+  revocationMode: RevocationMode;
+}
+
+export function defaultPartnerOptions(domain: string): PartnerOptions {
+  return { domain, nameMatch: "Exact", certificateNames: [], allowedIssuers: [], mode: "Enforce", revocationMode: "Hard" };
+}
+
 export interface OrgStore {
+  /** Partners with stored options. */
+  listPartners(): Promise<PartnerOptions[]>;
+  /** Stored options, or undefined (callers use defaultPartnerOptions). */
+  getPartner(domain: string): Promise<PartnerOptions | undefined>;
+  /** Creates or updates; returns the options now in force. */
+  setPartner(domain: string, patch: Partial<Omit<PartnerOptions, "domain">>): Promise<PartnerOptions>;
   listTrusted(kind?: TrustedKind): Promise<TrustedCertificateRecord[]>;
   /** Adds certificates in one transaction; refuses (and adds none) if one is already present. */
   addTrusted(kind: TrustedKind, items: Array<{ thumbprint: string; der: Buffer }>): Promise<TrustedCertificateRecord[]>;

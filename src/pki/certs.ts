@@ -16,15 +16,23 @@ export interface PemBlock {
 
 const PEM_RE = /-----BEGIN ([A-Z0-9 #]+)-----([\s\S]*?)-----END \1-----/g;
 
-/** Splits PEM text into blocks; refuses damaged Base64. */
+/** Splits PEM text into blocks; refuses damaged Base64 and a block cut off before its END line. */
 export function parsePemBlocks(text: string): PemBlock[] {
   const blocks: PemBlock[] = [];
+  const starts = new Set<number>();
   for (const m of text.matchAll(PEM_RE)) {
+    starts.add(m.index);
     const body = (m[2] ?? "").replace(/\s+/g, "");
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0 || body.length === 0) {
       throw new SealpostError("CERT_MALFORMED", `The PEM block '${m[1] ?? ""}' is damaged (its Base64 is not valid or is truncated).`);
     }
     blocks.push({ label: m[1] ?? "", der: Buffer.from(body, "base64") });
+  }
+  // A BEGIN line that no block starts with has no END line: the file was cut.
+  for (const m of text.matchAll(/-----BEGIN ([A-Z0-9 #]+)-----/g)) {
+    if (!starts.has(m.index)) {
+      throw new SealpostError("CERT_MALFORMED", `The PEM block '${m[1] ?? ""}' is truncated: it has no '-----END ${m[1] ?? ""}-----' line. Copy the whole file again.`);
+    }
   }
   return blocks;
 }
@@ -68,6 +76,19 @@ function parsePkcs7(der: Buffer): Buffer[] {
   return certs.map((c) => parseOneCertificate(Buffer.from(c.rawData)));
 }
 
+/** True when data starts with a DER SEQUENCE whose declared length runs past the end of data. */
+function derIsTruncated(data: Buffer): boolean {
+  if (data[0] !== 0x30 || data.length < 2) return false;
+  const first = data[1] as number;
+  if (first < 0x80) return 2 + first > data.length;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4) return false; // indefinite, or a length no file has
+  if (data.length < 2 + n) return true;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + (data[2 + i] as number);
+  return 2 + n + len > data.length;
+}
+
 /**
  * Reads every certificate in a file: PEM (one or a chain, PKCS#7 blocks too),
  * DER, PKCS#7 DER, or Base64 text. Throws CERT_MALFORMED for anything else.
@@ -80,7 +101,14 @@ export function readCertificates(data: Buffer): Buffer[] {
     try {
       return [parseOneCertificate(der)];
     } catch {
-      return parsePkcs7(der);
+      try {
+        return parsePkcs7(der);
+      } catch (e) {
+        if (derIsTruncated(der)) {
+          throw new SealpostError("CERT_MALFORMED", "The file is damaged or truncated: its DER data ends before the structure it starts is complete. Copy the whole file again.", { cause: e });
+        }
+        throw e;
+      }
     }
   }
   const out: Buffer[] = [];

@@ -1,6 +1,7 @@
-// Runs management shell lines: parse, bind every command of the pipeline
-// (so a wrong parameter anywhere stops the line before anything changes),
-// then run the commands in order, passing objects along the pipe.
+// Runs management shell lines: parse, bind and check the arguments of every
+// command of the pipeline (so a wrong parameter or value anywhere stops the
+// line before anything changes), then run the commands in order, passing
+// objects along the pipe.
 import path from "node:path";
 import { SealpostError } from "../errors/errors.js";
 import type { AdminApi } from "../admin/api.js";
@@ -32,6 +33,10 @@ export interface CmdletDef {
   collectsInput?: boolean;
   /** Default table columns for this cmdlet's output objects (else a list). */
   table?: string[];
+  /** Custom default rendering of this cmdlet's output objects. */
+  render?: (objects: unknown[]) => string;
+  /** Checks argument values before any command of the line runs (throws to refuse the line). */
+  validate?(args: BoundArgs, ctx: CmdletContext): void;
   run(args: BoundArgs, ctx: CmdletContext, input: unknown[]): Promise<unknown[]>;
 }
 
@@ -80,7 +85,7 @@ export class Shell {
       if (o instanceof Formatted) text.push(o.text);
       else if (typeof o === "string") text.push(o);
     }
-    if (plain.length) text.push(last.table ? formatTable(plain, last.table) : formatList(plain));
+    if (plain.length) text.push(last.render ? last.render(plain) : last.table ? formatTable(plain, last.table) : formatList(plain));
     return text.join("\n");
   }
 
@@ -89,15 +94,23 @@ export class Shell {
       const def = this.lookup(cmd.name);
       return { def, bound: bindElements(def.name, def.params, cmd.elements) };
     });
-    let input: unknown[] | undefined;
+    const ctx: CmdletContext = { host: this.host, api: this.host.api, resolvePath: (p) => path.resolve(this.host.cwd, p) };
+    // As PowerShell does, every command's arguments are evaluated and checked
+    // before the first command runs: a bad value anywhere changes nothing.
+    const prepared: Array<{ def: CmdletDef; args: BoundArgs }> = [];
     for (const [idx, { def, bound }] of stages.entries()) {
       const args: BoundArgs = {};
       for (const [p, v] of bound) {
         args[p.name] = convertValue(def.name, p, v === true ? true : await this.evaluate(v));
       }
-      const ctx: CmdletContext = { host: this.host, api: this.host.api, resolvePath: (p) => path.resolve(this.host.cwd, p) };
+      // Later commands may still get pipeline-bound parameters from each object.
+      checkMandatory(def, args, idx > 0 && !def.collectsInput);
+      def.validate?.(args, ctx);
+      prepared.push({ def, args });
+    }
+    let input: unknown[] | undefined;
+    for (const [idx, { def, args }] of prepared.entries()) {
       if (idx === 0 || def.collectsInput) {
-        checkMandatory(def, args);
         input = await def.run(args, ctx, input ?? []);
         continue;
       }
@@ -153,9 +166,9 @@ function propertyOf(obj: unknown, names: string[]): unknown {
   return undefined;
 }
 
-function checkMandatory(def: CmdletDef, args: BoundArgs): void {
+function checkMandatory(def: CmdletDef, args: BoundArgs, exceptFromPipeline = false): void {
   for (const p of def.params) {
-    if (p.mandatory && args[p.name] === undefined) {
+    if (p.mandatory && args[p.name] === undefined && !(exceptFromPipeline && p.fromPipelineProperty)) {
       throw new SealpostError("SHELL_MISSING_PARAMETER", `${def.name}: the mandatory parameter -${p.name} is missing.`);
     }
   }

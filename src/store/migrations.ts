@@ -48,4 +48,18 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       );
     `);
   },
+  // 2: partner options (Set-DomainSecurePartner).
+  (db) => {
+    db.exec(`
+      CREATE TABLE org_partners (
+        domain            TEXT PRIMARY KEY,       -- normalized A-labels; may be "*.example.com"
+        name_match        TEXT NOT NULL DEFAULT 'Exact' CHECK (name_match IN ('Exact', 'Subdomains')),
+        certificate_names TEXT NOT NULL DEFAULT '[]',   -- JSON array
+        allowed_issuers   TEXT NOT NULL DEFAULT '[]',   -- JSON array of subject names
+        mode              TEXT NOT NULL DEFAULT 'Enforce' CHECK (mode IN ('Enforce', 'ReportOnly')),
+        revocation_mode   TEXT NOT NULL DEFAULT 'Hard' CHECK (revocation_mode IN ('Hard', 'Soft')),
+        updated_at        TEXT NOT NULL
+      );
+    `);
+  },
 ];

@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync
 import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { X509Certificate } from "node:crypto";
 import { OpenSslCa, opensslSha1, runOpenssl } from "../helpers/openssl-ca.js";
 import { parseFormatList, shellC, runSealpost } from "../helpers/cli.js";
@@ -15,14 +17,25 @@ import { AdminApi } from "../../src/admin/api.js";
 let work: string;
 let root: OpenSslCa;
 let issuing: OpenSslCa;
+let crlServer: http.Server;
+let crlBase: string;
 
 before(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), "sealpost-seed-"));
+  // CRLs are served over loopback HTTP, as the seed's "PKI environment" requires.
+  crlServer = http.createServer((req, res) => {
+    const ca = req.url === "/root.crl" ? root : req.url === "/issuing.crl" ? issuing : undefined;
+    if (!ca) return void res.writeHead(404).end();
+    res.end(ca.crl({ der: true }));
+  });
+  await new Promise<void>((r) => crlServer.listen(0, "127.0.0.1", r));
+  crlBase = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}`;
   root = await OpenSslCa.createRoot({ name: "O=Fabrikam Trust,CN=Common Root CA", keyType: "ec-p256" });
-  issuing = await root.createIntermediate({ name: "DC=com,DC=Contoso,CN=Contoso Issuing CA", keyType: "ec-p256" });
+  issuing = await root.createIntermediate({ name: "DC=com,DC=Contoso,CN=Contoso Issuing CA", keyType: "ec-p256", crlUrl: `${crlBase}/root.crl` });
 });
 
 after(() => {
+  crlServer.close();
   root.cleanup();
   rmSync(work, { recursive: true, force: true });
 });
@@ -81,12 +94,17 @@ describe("seed procedures 1 and 2 through the management shell", () => {
     assert.equal(pending[0]?.FriendlyName, "Internet certificate");
 
     // the PKI administrator signs it
-    const issued = issuing.signRequest(path.join(work, "request.p7c"), { eku: "both" });
+    const issued = issuing.signRequest(path.join(work, "request.p7c"), { eku: "both", crlUrl: `${crlBase}/issuing.crl` });
     const issuedPath = path.join(work, "mail1-issued.cer");
     writeFileSync(issuedPath, issued.certPem + issuing.certPem);
 
     // 2. import bound to the pending request's key, enabled for SMTP in the same pipeline
     await ok(dir, `Import-ExchangeCertificate -Path ${JSON.stringify(issuedPath)} | Enable-ExchangeCertificate -Services SMTP`);
+    // until the organization trusts the common root, the certificate is untrusted
+    assert.equal(parseFormatList(await ok(dir, "Get-ExchangeCertificate | FL"))[0]?.Status, "Untrusted");
+    const rootPath = path.join(work, "root.cer");
+    writeFileSync(rootPath, root.certPem);
+    await ok(dir, `Add-TrustedRootCertificate -Path ${rootPath}`);
     const [cert] = parseFormatList(await ok(dir, "Get-ExchangeCertificate |FL"));
     assert.ok(cert);
     assert.equal(cert.Thumbprint, opensslSha1(issued.certPath));

@@ -2,7 +2,7 @@
 // default for one server). Uses only the org_* tables.
 import { SealpostError } from "../../errors/errors.js";
 import type { Db } from "../../store/sqlite.js";
-import { DEFAULT_ORG_SETTINGS, type OrgSettings, type OrgStore, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
+import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, type OrgSettings, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
 
 interface TrustedRow {
   kind: TrustedKind;
@@ -11,8 +11,55 @@ interface TrustedRow {
   added_at: string;
 }
 
+interface PartnerRow {
+  domain: string;
+  name_match: PartnerOptions["nameMatch"];
+  certificate_names: string;
+  allowed_issuers: string;
+  mode: PartnerOptions["mode"];
+  revocation_mode: PartnerOptions["revocationMode"];
+}
+
+function partnerFromRow(r: PartnerRow): PartnerOptions {
+  return {
+    domain: r.domain,
+    nameMatch: r.name_match,
+    certificateNames: JSON.parse(r.certificate_names) as string[],
+    allowedIssuers: JSON.parse(r.allowed_issuers) as string[],
+    mode: r.mode,
+    revocationMode: r.revocation_mode,
+  };
+}
+
 export class SqliteOrgStore implements OrgStore {
   constructor(private readonly db: Db) {}
+
+  async listPartners(): Promise<PartnerOptions[]> {
+    return (this.db.prepare("SELECT * FROM org_partners ORDER BY domain").all() as PartnerRow[]).map(partnerFromRow);
+  }
+
+  async getPartner(domain: string): Promise<PartnerOptions | undefined> {
+    const row = this.db.prepare("SELECT * FROM org_partners WHERE domain = ?").get(domain) as PartnerRow | undefined;
+    return row ? partnerFromRow(row) : undefined;
+  }
+
+  async setPartner(domain: string, patch: Partial<Omit<PartnerOptions, "domain">>): Promise<PartnerOptions> {
+    return this.db
+      .transaction(() => {
+        const row = this.db.prepare("SELECT * FROM org_partners WHERE domain = ?").get(domain) as PartnerRow | undefined;
+        const next = { ...(row ? partnerFromRow(row) : defaultPartnerOptions(domain)), ...patch, domain };
+        this.db
+          .prepare(
+            `INSERT INTO org_partners (domain, name_match, certificate_names, allowed_issuers, mode, revocation_mode, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(domain) DO UPDATE SET name_match = excluded.name_match, certificate_names = excluded.certificate_names,
+               allowed_issuers = excluded.allowed_issuers, mode = excluded.mode, revocation_mode = excluded.revocation_mode, updated_at = excluded.updated_at`,
+          )
+          .run(domain, next.nameMatch, JSON.stringify(next.certificateNames), JSON.stringify(next.allowedIssuers), next.mode, next.revocationMode, new Date().toISOString());
+        return next;
+      })
+      .immediate();
+  }
 
   async listTrusted(kind?: TrustedKind): Promise<TrustedCertificateRecord[]> {
     const rows = (

@@ -4,8 +4,10 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { SealpostError, isSealpostError } from "../../errors/errors.js";
+import { parseServices } from "../../admin/certificates.js";
 import { writeFileDurable } from "../../config/datadir.js";
 import { normalizeDomain } from "../../pki/domain.js";
+import { parseKeySpec } from "../../pki/keys.js";
 import { matchesCertificateName } from "../../pki/names.js";
 import { readSecretFile } from "../../secrets/secrets.js";
 import type { CmdletContext, CmdletDef } from "../shell.js";
@@ -86,6 +88,12 @@ export const certificateCmdlets: CmdletDef[] = [
         throw new SealpostError("KEY_UNSUPPORTED", "New-ExchangeCertificate: ECDSA keys use the P-256 curve (-KeySize 256 or leave it out).");
       }
       const keySize = algo === "ECDSA" ? "P-256" : (args.KeySize as string | undefined);
+      try {
+        parseKeySpec(keySize);
+      } catch (e) {
+        if (isSealpostError(e)) throw new SealpostError(e.code, `New-ExchangeCertificate: -KeySize: ${e.message}`);
+        throw e;
+      }
       const domainNames = args.DomainName as string[] | undefined;
       const result = await ctx.api.certificates.newCertificate(
         {
@@ -141,6 +149,9 @@ export const certificateCmdlets: CmdletDef[] = [
       { name: "Services", type: "strings", mandatory: true },
       { name: "Force", type: "switch" },
     ],
+    validate(args) {
+      parseServices(args.Services as string[]);
+    },
     async run(args, ctx) {
       await ctx.api.certificates.enableCertificate(args.Thumbprint as string, args.Services as string[]);
       return [];
@@ -172,6 +183,9 @@ export const certificateCmdlets: CmdletDef[] = [
       ...passwordParams,
       { name: "BinaryEncoded", type: "switch" },
     ],
+    validate(args, ctx) {
+      if (typeof args.Path === "string") checkWritable(ctx.resolvePath(args.Path));
+    },
     async run(args, ctx) {
       const out = typeof args.Path === "string" ? ctx.resolvePath(args.Path) : undefined;
       if (out) checkWritable(out);

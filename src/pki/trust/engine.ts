@@ -1,0 +1,172 @@
+// The trust engine: chain validation, then revocation, then the partner's
+// rules (allowed issuers, name match), producing one verdict. Chain work is
+// cached by the leaf's fingerprint and the options in force; revocation is
+// re-read from the revocation cache on every use, so a resumed TLS session
+// or a reconnecting partner costs no chain work yet a revocation still bites.
+import { readFileSync, existsSync } from "node:fs";
+import tls from "node:tls";
+import { readCertificates } from "../certs.js";
+import { matchesDomain } from "../names.js";
+import { validateChain, type ChainResult, type Role } from "./chain.js";
+import { issuerNameMatches } from "./issuers.js";
+import { parseCert, type ParsedCert } from "./parsed.js";
+import type { RevocationStatus } from "./revocation.js";
+import { fail, type Check, type Verdict } from "./verdict.js";
+
+export interface RevocationSource {
+  check(cert: Buffer, issuer: Buffer): Promise<RevocationStatus>;
+}
+
+export interface EngineOptions {
+  anchors: Buffer[];
+  intermediates: Buffer[];
+  revocation: RevocationSource;
+  /** AIA caIssuers fetch; omit to never fetch issuers. */
+  fetchIssuer?: (url: string) => Promise<Buffer[]>;
+  now?: () => Date;
+  skewMs?: number;
+  /** How long a failed chain verdict is remembered (ms). */
+  negativeTtlMs?: number;
+}
+
+export interface VerifyOptions {
+  role: Role;
+  requireClientAuthEku?: boolean;
+  revocationMode?: "Hard" | "Soft";
+}
+
+export interface PartnerRules {
+  nameMatch?: "Exact" | "Subdomains";
+  certificateNames?: string[];
+  allowedIssuers?: string[];
+}
+
+interface CacheEntry {
+  result: ChainResult;
+  expiresAt: number;
+}
+
+const CACHE_MAX = 10_000;
+
+/** The operating system's CA bundle, or Node's built-in list when there is none. */
+export function systemAnchors(): Buffer[] {
+  for (const file of ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]) {
+    if (existsSync(file)) {
+      try {
+        return readCertificates(readFileSync(file));
+      } catch {
+        // fall through to Node's list
+      }
+    }
+  }
+  return tls.rootCertificates.flatMap((pem) => readCertificates(Buffer.from(pem)));
+}
+
+export class TrustEngine {
+  readonly stats = { chainBuilds: 0, cacheHits: 0 };
+  private readonly anchors: ParsedCert[];
+  private readonly intermediates: ParsedCert[];
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly now: () => Date;
+  private readonly skewMs: number;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.anchors = dedupe(opts.anchors.map(parseCert));
+    this.intermediates = dedupe(opts.intermediates.map(parseCert));
+    this.now = opts.now ?? (() => new Date());
+    this.skewMs = opts.skewMs ?? 5 * 60_000;
+  }
+
+  /** Chain, validity, constraints, EKU, then revocation of every certificate but the anchor. */
+  async verify(certs: Buffer[], opts: VerifyOptions): Promise<Verdict> {
+    if (certs.length === 0) return fail("CERT_MISSING", "No certificate was presented.");
+    const result = await this.chain(certs, opts);
+    if (!result.verdict.ok || !result.path) return result.verdict;
+    const verdict: Verdict = { ...result.verdict, checks: [...result.verdict.checks], warnings: [] };
+    const path = result.path;
+    const last = path.length - 1;
+    for (let i = 0; i < last; i++) {
+      const cert = path[i] as ParsedCert;
+      const status = await this.opts.revocation.check(cert.der, (path[i + 1] as ParsedCert).der);
+      const check = revocationCheck(cert, status);
+      verdict.checks.push(check);
+      if (status.status === "revoked") {
+        return { ...verdict, ok: false, code: "CERT_REVOKED", reason: `The certificate ${cert.subject} (serial ${cert.serial}) is revoked${status.reason ? ` (${status.reason})` : ""}${status.revokedAt ? ` since ${status.revokedAt.toISOString()}` : ""}, per ${status.source.toUpperCase()} ${status.url}.` };
+      }
+      if (status.status === "unknown") {
+        const reason = `The revocation status of ${cert.subject} is unknown: ${status.reason}.`;
+        if (opts.revocationMode === "Soft") verdict.warnings.push(reason);
+        else return { ...verdict, ok: false, code: "REVOCATION_UNKNOWN", reason };
+      }
+    }
+    return verdict;
+  }
+
+  /** verify(), then the partner's allowed issuers and the name rule for `domain`. */
+  async verifyForDomain(certs: Buffer[], domain: string, rules: PartnerRules, opts: VerifyOptions): Promise<Verdict> {
+    const verdict = await this.verify(certs, opts);
+    if (!verdict.ok) return verdict;
+    const checks: Check[] = [...verdict.checks];
+    const path = (await this.chain(certs, opts)).path ?? [];
+    if (rules.allowedIssuers && rules.allowedIssuers.length > 0) {
+      const issuers = path.slice(1);
+      if (!issuers.some((c) => issuerNameMatches(rules.allowedIssuers as string[], c.node.subject))) {
+        const reason = `The certificate was issued by ${path[0]?.issuer ?? "?"}, which is not among the allowed issuers for ${domain} (${rules.allowedIssuers.join("; ")}).`;
+        checks.push({ name: "allowed issuers", ok: false, detail: reason });
+        return { ...verdict, ok: false, code: "ISSUER_NOT_ALLOWED", reason, checks };
+      }
+      checks.push({ name: "allowed issuers", ok: true, detail: "an allowed issuer is in the chain" });
+    }
+    const names = verdict.certificateNames ?? [];
+    if (!matchesDomain(names, domain, rules)) {
+      const reason = `The certificate names ${names.join(", ") || "nothing usable"}; none matches ${domain}${rules.nameMatch === "Subdomains" ? " or its subdomains" : ""}.`;
+      checks.push({ name: `name matches ${domain}`, ok: false, detail: reason });
+      return { ...verdict, ok: false, code: "NAME_MISMATCH", reason, checks };
+    }
+    checks.push({ name: `name matches ${domain}`, ok: true, detail: `the certificate names ${domain}` });
+    return { ...verdict, checks, reason: `The certificate is valid and names ${domain}.` };
+  }
+
+  private async chain(certs: Buffer[], opts: VerifyOptions): Promise<ChainResult> {
+    let leaf: ParsedCert;
+    try {
+      leaf = parseCert(certs[0] as Buffer);
+    } catch {
+      return { verdict: fail("CERT_MALFORMED", "The presented certificate could not be parsed.") };
+    }
+    const key = `${leaf.sha256}|${opts.role}|${opts.requireClientAuthEku ? 1 : 0}`;
+    const now = this.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.expiresAt > now.getTime() && (hit.result.verdict.ok || hit.result.verdict.code !== "CERT_NOT_YET_VALID")) {
+      this.stats.cacheHits++;
+      return hit.result;
+    }
+    this.stats.chainBuilds++;
+    const result = await validateChain(certs, { anchors: this.anchors, intermediates: this.intermediates }, {
+      now,
+      skewMs: this.skewMs,
+      role: opts.role,
+      ...(opts.requireClientAuthEku ? { requireClientAuthEku: true } : {}),
+      ...(this.opts.fetchIssuer ? { fetchIssuer: this.opts.fetchIssuer } : {}),
+    });
+    // A good chain stays good until its first certificate expires; a bad one is retried soon.
+    const expiresAt = result.verdict.ok && result.path
+      ? Math.min(...result.path.map((c) => c.notAfter.getTime())) + this.skewMs
+      : now.getTime() + (this.opts.negativeTtlMs ?? 60_000);
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, { result, expiresAt });
+    return result;
+  }
+}
+
+function dedupe(certs: ParsedCert[]): ParsedCert[] {
+  const seen = new Set<string>();
+  return certs.filter((c) => (seen.has(c.sha256) ? false : (seen.add(c.sha256), true)));
+}
+
+function revocationCheck(cert: ParsedCert, s: RevocationStatus): Check {
+  const name = `revocation of ${cert.subject}`;
+  if (s.status === "good") return { name, ok: true, detail: `not revoked (${s.source.toUpperCase()} ${s.url})` };
+  if (s.status === "revoked") return { name, ok: false, detail: `revoked (${s.source.toUpperCase()} ${s.url})` };
+  return { name, ok: null, detail: `unknown: ${s.reason}` };
+}

@@ -1,0 +1,88 @@
+// Domain Security partner options and the certificate diagnostic.
+import { readFileSync } from "node:fs";
+import { SealpostError } from "../../errors/errors.js";
+import type { ListEdit } from "../binder.js";
+import type { Verdict } from "../../pki/trust/verdict.js";
+import { formatValue } from "../format.js";
+import type { CmdletDef } from "../shell.js";
+
+/** Test-Certificate's report: the chain, each check, the verdict. */
+export function renderVerdict(v: Verdict & { domain?: string; role?: string }): string {
+  const lines: string[] = [];
+  lines.push(`Certificate: ${v.chain[0]?.subject ?? "(none)"}${v.thumbprint ? ` (${v.thumbprint})` : ""}`);
+  if (v.certificateNames) lines.push(`Names:       ${v.certificateNames.join(", ") || "(none)"}`);
+  lines.push(`Checked as:  ${v.role === "server" ? "a server (outbound)" : "a client (inbound)"}${v.domain ? ` for ${v.domain}` : ""}`);
+  lines.push("", "Chain:");
+  v.chain.forEach((c, i) => {
+    lines.push(`  [${i}] ${c.subject}  (${c.source})`);
+    lines.push(`      issuer ${c.issuer}; serial ${c.serialNumber}; thumbprint ${c.thumbprint}; ${formatValue(c.notBefore)} to ${formatValue(c.notAfter)}`);
+  });
+  lines.push("", "Checks:");
+  for (const c of v.checks) lines.push(`  [${c.ok === true ? "PASS" : c.ok === false ? "FAIL" : "----"}] ${c.name}: ${c.detail}`);
+  for (const w of v.warnings) lines.push(`  [WARN] ${w}`);
+  lines.push("", `Verdict: ${v.ok ? "PASS" : "FAIL"} ${v.code}: ${v.reason}`);
+  return lines.join("\n");
+}
+
+export const partnerCmdlets: CmdletDef[] = [
+  {
+    name: "Get-DomainSecurePartner",
+    synopsis: "Shows Domain Security partner options (all stored partners, or one domain with its defaults).",
+    table: ["Domain", "NameMatch", "Mode", "RevocationMode", "CertificateNames", "AllowedIssuers"],
+    params: [{ name: "Identity", type: "string", position: 0, aliases: ["Domain"] }],
+    async run(args, ctx) {
+      return ctx.api.partners.get(args.Identity as string | undefined);
+    },
+  },
+  {
+    name: "Set-DomainSecurePartner",
+    synopsis: "Sets a partner's options: -NameMatch Exact|Subdomains -CertificateNames -AllowedIssuers -Mode Enforce|ReportOnly -RevocationMode Hard|Soft.",
+    params: [
+      { name: "Identity", type: "string", position: 0, mandatory: true, aliases: ["Domain"], fromPipelineProperty: true },
+      { name: "NameMatch", type: "string" },
+      { name: "CertificateNames", type: "listedit" },
+      { name: "AllowedIssuers", type: "listedit" },
+      { name: "Mode", type: "string" },
+      { name: "RevocationMode", type: "string" },
+    ],
+    async run(args, ctx) {
+      await ctx.api.partners.set(args.Identity as string, {
+        ...(args.NameMatch !== undefined ? { nameMatch: args.NameMatch as string } : {}),
+        ...(args.CertificateNames !== undefined ? { certificateNames: args.CertificateNames as ListEdit } : {}),
+        ...(args.AllowedIssuers !== undefined ? { allowedIssuers: args.AllowedIssuers as ListEdit } : {}),
+        ...(args.Mode !== undefined ? { mode: args.Mode as string } : {}),
+        ...(args.RevocationMode !== undefined ? { revocationMode: args.RevocationMode as string } : {}),
+      });
+      return [];
+    },
+  },
+  {
+    name: "Test-Certificate",
+    synopsis: "Validates a certificate file and shows the chain, each check and the verdict (optionally for a partner domain).",
+    params: [
+      { name: "Path", type: "string", position: 0, mandatory: true },
+      { name: "Domain", type: "string" },
+      { name: "Role", type: "string", help: "Client (inbound, default) or Server (outbound)" },
+      { name: "RequireClientAuth", type: "switch" },
+    ],
+    render: (objects) => objects.map((o) => renderVerdict(o as Verdict)).join("\n\n"),
+    async run(args, ctx) {
+      const file = ctx.resolvePath(args.Path as string);
+      let data: Buffer;
+      try {
+        data = readFileSync(file);
+      } catch (e) {
+        throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
+      }
+      const role = args.Role === undefined ? "client" : String(args.Role).toLowerCase();
+      if (role !== "client" && role !== "server") throw new SealpostError("INVALID_ARGUMENT", `Test-Certificate: -Role '${String(args.Role)}' is not valid: use Client or Server.`);
+      return [
+        await ctx.api.partners.testCertificate(data, {
+          ...(typeof args.Domain === "string" ? { domain: args.Domain } : {}),
+          role,
+          requireClientAuth: args.RequireClientAuth === true,
+        }),
+      ];
+    },
+  },
+];
