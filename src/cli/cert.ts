@@ -8,6 +8,7 @@ import { promptSecret, secretFromSource } from "../secrets/secrets.js";
 import { checkWritable, writeOutputFile } from "../shell/cmdlets/certificates.js";
 import { formatList, formatTable } from "../shell/format.js";
 import { print, withApi } from "./main.js";
+import { registerVerifyCommand } from "./partner.js";
 
 const TABLE = ["Thumbprint", "Services", "Subject"];
 
@@ -159,6 +160,8 @@ export function registerCertCommands(program: Command): void {
         print(cmd, { Thumbprint: thumbprint.toUpperCase(), Path: out }, () => `Exported to ${out}`);
       });
     });
+
+  registerVerifyCommand(cert);
 
   cert
     .command("remove <thumbprint>")

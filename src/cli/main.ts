@@ -12,6 +12,7 @@ import { runInteractive } from "../shell/repl.js";
 import { Shell, type ShellHost } from "../shell/shell.js";
 import { splitScript } from "../shell/parser.js";
 import { registerCertCommands } from "./cert.js";
+import { registerPartnerCommands } from "./partner.js";
 import { registerServeCommand } from "./serve.js";
 import { registerTrustCommands } from "./trust.js";
 
@@ -123,6 +124,7 @@ export function buildProgram(): Command {
 
   registerCertCommands(program);
   registerTrustCommands(program);
+  registerPartnerCommands(program);
   registerServeCommand(program);
   return program;
 }
@@ -147,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.includes("--json");
   try {
     await program.parseAsync(argv);
-    return 0;
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     const err = e as { code?: string; exitCode?: number };
     if (typeof err.code === "string" && err.code.startsWith("commander.")) {

@@ -1,0 +1,79 @@
+// `sealpost partner ...` (Domain Security partner options) and
+// `sealpost cert verify` (Test-Certificate).
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { SealpostError } from "../errors/errors.js";
+import { renderVerdict } from "../shell/cmdlets/partners.js";
+import { formatList, formatTable } from "../shell/format.js";
+import { print, withApi } from "./main.js";
+
+const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
+
+export function registerPartnerCommands(program: Command): void {
+  const partner = program.command("partner").description("Domain Security partner options");
+
+  partner
+    .command("list")
+    .description("partners with stored options")
+    .action(async (_o: unknown, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        const views = await api.partners.get();
+        print(cmd, views, () => formatTable(views, ["Domain", "NameMatch", "Mode", "RevocationMode", "CertificateNames", "AllowedIssuers"]));
+      });
+    });
+
+  partner
+    .command("show <domain>")
+    .description("a partner's options (defaults when none are stored)")
+    .action(async (domain: string, _o: unknown, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        const [v] = await api.partners.get(domain);
+        print(cmd, v, () => formatList([v]).trim());
+      });
+    });
+
+  partner
+    .command("set <domain>")
+    .description("set a partner's options")
+    .option("--name-match <mode>", "Exact or Subdomains")
+    .option("--certificate-names <names>", "extra names accepted (comma list; replaces)", list)
+    .option("--allowed-issuers <dn>", "allowed issuing CA subject (repeatable; replaces)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--mode <mode>", "Enforce or ReportOnly")
+    .option("--revocation-mode <mode>", "Hard or Soft")
+    .action(async (domain: string, o: { nameMatch?: string; certificateNames?: string[]; allowedIssuers?: string[]; mode?: string; revocationMode?: string }, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        const v = await api.partners.set(domain, {
+          ...(o.nameMatch ? { nameMatch: o.nameMatch } : {}),
+          ...(o.certificateNames ? { certificateNames: { replace: o.certificateNames } } : {}),
+          ...(o.allowedIssuers ? { allowedIssuers: { replace: o.allowedIssuers } } : {}),
+          ...(o.mode ? { mode: o.mode } : {}),
+          ...(o.revocationMode ? { revocationMode: o.revocationMode } : {}),
+        });
+        print(cmd, v, () => formatList([v]).trim());
+      });
+    });
+}
+
+export function registerVerifyCommand(cert: Command): void {
+  cert
+    .command("verify <file>")
+    .description("validate a certificate file: the chain built, each check, the verdict (Test-Certificate)")
+    .option("--domain <domain>", "also check it for this partner domain, with the partner's options")
+    .option("--role <role>", "client (inbound, default) or server (outbound)", "client")
+    .option("--require-client-auth", "demand the clientAuth extended key usage")
+    .action(async (file: string, o: { domain?: string; role: string; requireClientAuth?: boolean }, cmd: Command) => {
+      let data: Buffer;
+      try {
+        data = readFileSync(file);
+      } catch (e) {
+        throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
+      }
+      const role = o.role.toLowerCase();
+      if (role !== "client" && role !== "server") throw new SealpostError("INVALID_ARGUMENT", `--role '${o.role}' is not valid: use client or server.`);
+      await withApi(cmd, async (api) => {
+        const v = await api.partners.testCertificate(data, { ...(o.domain ? { domain: o.domain } : {}), role, requireClientAuth: o.requireClientAuth === true });
+        print(cmd, v, () => renderVerdict(v));
+        if (!v.ok) process.exitCode = 2;
+      });
+    });
+}
