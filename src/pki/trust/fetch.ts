@@ -107,7 +107,7 @@ function requestOnce(url: URL, method: "GET" | "POST", body: Buffer | undefined,
       agent: false,
       maxHeaderSize: 16 * 1024,
     });
-    const timer = setTimeout(() => finish(new FetchError(`no answer within ${opts.timeoutMs} ms`)), remaining);
+    const timer = setTimeout(() => finish(new FetchError(`no answer within ${opts.timeoutMs} ms`)), Math.min(remaining, 2 ** 31 - 1));
     req.on("error", (e) => finish(new FetchError(describeSocketError(e))));
     req.on("response", (res) => {
       const status = res.statusCode ?? 0;

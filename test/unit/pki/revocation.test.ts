@@ -195,7 +195,8 @@ function tlv(tag: number, body: Buffer): Buffer {
   const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
   return Buffer.concat([Buffer.from([tag]), len, body]);
 }
-const inner = (t: Buffer): Buffer => tlvs(t)[0]!.subarray(t[1]! & 0x80 ? 2 + (t[1]! & 0x7f) : 2);
+/** The content of a single TLV. */
+const inner = (t: Buffer): Buffer => t.subarray(t[1]! & 0x80 ? 2 + (t[1]! & 0x7f) : 2);
 function withoutNextUpdate(crlDer: Buffer, keyPath: string): Buffer {
   const [tbs, alg] = tlvs(inner(crlDer)) as [Buffer, Buffer];
   const fields = tlvs(inner(tbs));
