@@ -1,11 +1,10 @@
 // `sealpost cert ...`: the certificate operations for scripts. Same admin
 // API as the shell's ExchangeCertificate cmdlets.
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { SealpostError, isSealpostError } from "../errors/errors.js";
+import { isSealpostError } from "../errors/errors.js";
 import { promptSecret, secretFromSource } from "../secrets/secrets.js";
-import { checkWritable, writeOutputFile } from "../shell/cmdlets/certificates.js";
+import { checkWritable, readInputFile, writeOutputFile } from "../config/files.js";
 import { formatList, formatTable } from "../shell/format.js";
 import { print, withApi } from "./main.js";
 import { registerVerifyCommand } from "./partner.js";
@@ -15,14 +14,6 @@ const TABLE = ["Thumbprint", "Services", "Subject"];
 interface SecretOpts {
   passwordFile?: string;
   passwordEnv?: string;
-}
-
-function readFile(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
-  }
 }
 
 function secretOf(o: SecretOpts): string | undefined {
@@ -96,7 +87,7 @@ export function registerCertCommands(program: Command): void {
     .option("--exportable", "keep the private key exportable")
     .option("--enable <services>", "enable the imported certificate for these services (SMTP)")
     .action(async (file: string, o: SecretOpts & { friendlyName?: string; exportable?: boolean; enable?: string }, cmd: Command) => {
-      const data = readFile(file);
+      const data = readInputFile(file);
       const password = secretOf(o);
       await withApi(cmd, async (api) => {
         const base = { data, ...(o.friendlyName ? { friendlyName: o.friendlyName } : {}), privateKeyExportable: o.exportable === true };

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { AdminApi } from "../admin/api.js";
 import { resolveDataDir } from "../config/datadir.js";
+import { readInputFile } from "../config/files.js";
 import { SealpostError, errorMessage, isSealpostError } from "../errors/errors.js";
 import { promptSecret } from "../secrets/secrets.js";
 import { allCmdlets } from "../shell/cmdlets/index.js";
@@ -104,12 +105,7 @@ export function buildProgram(): Command {
           return;
         }
         if (opts.file !== undefined) {
-          let text: string;
-          try {
-            text = readFileSync(opts.file, "utf8");
-          } catch (e) {
-            throw new SealpostError("IO_ERROR", `The script ${opts.file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
-          }
+          const text = readInputFile(opts.file, "script").toString("utf8");
           for (const { line, lineNo } of splitScript(text)) {
             try {
               const out = await shell.runLine(line);

@@ -1,6 +1,6 @@
 // `sealpost partner ...` (Domain Security partner options) and
 // `sealpost cert verify` (Test-Certificate).
-import { readFileSync } from "node:fs";
+import { readInputFile } from "../config/files.js";
 import type { Command } from "commander";
 import { SealpostError } from "../errors/errors.js";
 import { renderVerdict } from "../shell/cmdlets/partners.js";
@@ -62,12 +62,7 @@ export function registerVerifyCommand(cert: Command): void {
     .option("--role <role>", "client (inbound, default) or server (outbound)", "client")
     .option("--require-client-auth", "demand the clientAuth extended key usage")
     .action(async (file: string, o: { domain?: string; role: string; requireClientAuth?: boolean }, cmd: Command) => {
-      let data: Buffer;
-      try {
-        data = readFileSync(file);
-      } catch (e) {
-        throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
-      }
+      const data = readInputFile(file);
       const role = o.role.toLowerCase();
       if (role !== "client" && role !== "server") throw new SealpostError("INVALID_ARGUMENT", `--role '${o.role}' is not valid: use client or server.`);
       await withApi(cmd, async (api) => {

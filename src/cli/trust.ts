@@ -1,7 +1,6 @@
 // `sealpost trust ...`: the organization's trusted roots and intermediates.
-import { readFileSync } from "node:fs";
+import { readInputFile } from "../config/files.js";
 import type { Command } from "commander";
-import { SealpostError } from "../errors/errors.js";
 import { formatTable } from "../shell/format.js";
 import { print, withApi } from "./main.js";
 
@@ -16,12 +15,7 @@ export function registerTrustCommands(program: Command): void {
     .description("trust the certificate(s) in a file (PEM bundle, DER, PKCS#7)")
     .option("--intermediate", "add as known intermediates instead of trusted roots")
     .action(async (file: string, o: { intermediate?: boolean }, cmd: Command) => {
-      let data: Buffer;
-      try {
-        data = readFileSync(file);
-      } catch (e) {
-        throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
-      }
+      const data = readInputFile(file);
       await withApi(cmd, async (api) => {
         const views = await api.trust.add(kindOf(o), data);
         print(cmd, views, () => formatTable(views, TABLE));

@@ -1,11 +1,9 @@
 // The ExchangeCertificate cmdlets, as Exchange 2007 documents them. They
 // read and write files on the machine the shell runs on and call the admin
 // API with bytes.
-import { existsSync, readFileSync, statSync } from "node:fs";
-import path from "node:path";
 import { SealpostError, isSealpostError } from "../../errors/errors.js";
 import { parseServices } from "../../admin/certificates.js";
-import { writeFileDurable } from "../../config/datadir.js";
+import { checkWritable, readInputFile, writeOutputFile } from "../../config/files.js";
 import { normalizeDomain } from "../../pki/domain.js";
 import { parseKeySpec } from "../../pki/keys.js";
 import { matchesCertificateName } from "../../pki/names.js";
@@ -13,34 +11,6 @@ import { readSecretFile } from "../../secrets/secrets.js";
 import type { CmdletContext, CmdletDef } from "../shell.js";
 
 const CERT_TABLE = ["Thumbprint", "Services", "Subject"];
-
-function readInputFile(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${code === "ENOENT" ? "it does not exist" : code ?? "error"}).`);
-  }
-}
-
-/** Fails before any work when the output file's folder is missing or not writable. */
-export function checkWritable(file: string): void {
-  const dir = path.dirname(file);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new SealpostError("IO_ERROR", `The path ${file} cannot be written: the folder ${dir} does not exist.`);
-  }
-  if (existsSync(file) && statSync(file).isDirectory()) {
-    throw new SealpostError("IO_ERROR", `The path ${file} is a folder; give a file name.`);
-  }
-}
-
-export function writeOutputFile(file: string, data: string | Buffer, mode = 0o644): void {
-  try {
-    writeFileDurable(file, data, mode);
-  } catch (e) {
-    throw new SealpostError("IO_ERROR", `The path ${file} could not be written (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
-  }
-}
 
 /** -Password, -PasswordFile, or a prompt on the terminal. */
 async function passwordArg(args: Record<string, unknown>, ctx: CmdletContext, prompt: string | undefined): Promise<string | undefined> {

@@ -1,5 +1,5 @@
 // Domain Security partner options and the certificate diagnostic.
-import { readFileSync } from "node:fs";
+import { readInputFile } from "../../config/files.js";
 import { SealpostError } from "../../errors/errors.js";
 import type { ListEdit } from "../binder.js";
 import type { Verdict } from "../../pki/trust/verdict.js";
@@ -68,12 +68,7 @@ export const partnerCmdlets: CmdletDef[] = [
     render: (objects) => objects.map((o) => renderVerdict(o as Verdict)).join("\n\n"),
     async run(args, ctx) {
       const file = ctx.resolvePath(args.Path as string);
-      let data: Buffer;
-      try {
-        data = readFileSync(file);
-      } catch (e) {
-        throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
-      }
+      const data = readInputFile(file);
       const role = args.Role === undefined ? "client" : String(args.Role).toLowerCase();
       if (role !== "client" && role !== "server") throw new SealpostError("INVALID_ARGUMENT", `Test-Certificate: -Role '${String(args.Role)}' is not valid: use Client or Server.`);
       return [

@@ -1,6 +1,6 @@
 // Trusted root and intermediate certificates of the organization, and the
 // organization-wide settings that exist so far (Get/Set-TransportConfig).
-import { readFileSync } from "node:fs";
+import { readInputFile } from "../../config/files.js";
 import { SealpostError } from "../../errors/errors.js";
 import type { TrustedKind } from "../../org/store.js";
 import type { CmdletDef } from "../shell.js";
@@ -16,13 +16,7 @@ function trustCmdlets(kind: TrustedKind, noun: string): CmdletDef[] {
       params: [{ name: "Path", type: "string", position: 0, mandatory: true }],
       async run(args, ctx) {
         const file = ctx.resolvePath(args.Path as string);
-        let data: Buffer;
-        try {
-          data = readFileSync(file);
-        } catch (e) {
-          throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
-        }
-        return ctx.api.trust.add(kind, data);
+        return ctx.api.trust.add(kind, readInputFile(file));
       },
     },
     {

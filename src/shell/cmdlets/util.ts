@@ -1,7 +1,7 @@
 // Shell utilities: formatting, help, and the two PowerShell helpers that
 // Exchange's documentation uses to pass secrets (Read-Host -AsSecureString,
 // Get-Content).
-import { readFileSync } from "node:fs";
+import { readInputFile } from "../../config/files.js";
 import { SealpostError } from "../../errors/errors.js";
 import { formatList, formatTable } from "../format.js";
 import { Formatted, type CmdletDef } from "../shell.js";
@@ -76,11 +76,7 @@ export function utilityCmdlets(all: () => CmdletDef[]): CmdletDef[] {
       params: [{ name: "Path", type: "string", position: 0, mandatory: true }],
       async run(args, ctx) {
         const file = ctx.resolvePath(args.Path as string);
-        try {
-          return readFileSync(file, "utf8").replace(/\r?\n$/, "").split(/\r?\n/);
-        } catch (e) {
-          throw new SealpostError("IO_ERROR", `The file ${file} could not be read (${(e as NodeJS.ErrnoException).code ?? "error"}).`);
-        }
+        return readInputFile(file).toString("utf8").replace(/\r?\n$/, "").split(/\r?\n/);
       },
     },
   ];
