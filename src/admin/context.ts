@@ -17,6 +17,8 @@ export interface ServerContext {
   trust(): Promise<TrustEngine>;
   /** Drops the cached engine after the trust material or settings changed. */
   invalidateTrust(): void;
+  /** The revocation cache (DIR/revocation), shared by every engine of this server. */
+  revocation: RevocationChecker;
   dir: DataDir;
   db: Db;
   certs: CertificateStore;
@@ -53,6 +55,7 @@ export function openServerContext(root: string, opts: { now?: () => Date } = {})
     invalidateTrust() {
       engine = undefined;
     },
+    revocation,
     dir,
     db,
     certs: new CertificateStore(db, dir),

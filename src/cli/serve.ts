@@ -8,6 +8,8 @@ import { startAdminHttp, parseLoopbackAddress } from "../admin/http.js";
 import { resolveDataDir } from "../config/datadir.js";
 import type { GlobalOptions } from "./main.js";
 
+const REFRESH_INTERVAL_MS = 60_000;
+
 export function registerServeCommand(program: Command): void {
   program
     .command("serve")
@@ -24,11 +26,15 @@ export function registerServeCommand(program: Command): void {
         process.stdout.write(`Admin API token (shown once, stored in ${http.tokenFile} with mode 0600):\n${http.newToken}\n`);
       }
       process.stdout.write(`Sealpost ${api.serverName}: data ${api.ctx.dir.root}, admin API http://${http.address}\n`);
+      // Refresh CRLs and OCSP answers before they expire, so no session waits for one.
+      const refresher = setInterval(() => void api.ctx.revocation.refreshDue(), REFRESH_INTERVAL_MS);
+      refresher.unref();
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once("SIGTERM", stop);
         process.once("SIGINT", stop);
       });
+      clearInterval(refresher);
       await http.close();
       await api.close();
     });
