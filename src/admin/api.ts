@@ -2,30 +2,52 @@
 // and the web console all call this object; none reaches a store directly.
 import { CertificateAdmin } from "./certificates.js";
 import { openServerContext, setServerName, type ServerContext } from "./context.js";
+import { ConnectorAdmin } from "./connectors.js";
 import { PartnerAdmin } from "./partners.js";
+import { TransportAdmin } from "./transport.js";
 import { TrustAdmin } from "./trust.js";
 
 export class AdminApi {
   readonly certificates: CertificateAdmin;
   readonly trust: TrustAdmin;
   readonly partners: PartnerAdmin;
+  readonly transport: TransportAdmin;
+  readonly connectors: ConnectorAdmin;
 
   constructor(readonly ctx: ServerContext) {
     this.certificates = new CertificateAdmin(ctx);
     this.trust = new TrustAdmin(ctx);
     this.partners = new PartnerAdmin(ctx);
+    this.transport = new TransportAdmin(ctx);
+    this.connectors = new ConnectorAdmin(ctx);
   }
 
   static open(dataDir: string, opts: { now?: () => Date } = {}): AdminApi {
     return new AdminApi(openServerContext(dataDir, opts));
   }
 
+  /** Opens the data folder and makes this server's defaults (the "Inet" receive connector). */
+  static async openWithDefaults(dataDir: string, opts: { now?: () => Date } = {}): Promise<AdminApi> {
+    const api = AdminApi.open(dataDir, opts);
+    await api.connectors.ensureDefault();
+    return api;
+  }
+
   get serverName(): string {
     return this.ctx.serverName;
   }
 
-  setServerName(name: string): string {
-    return setServerName(this.ctx, name);
+  /** Renames this server; its receive connectors (and an FQDN that was the old name) follow. */
+  async setServerName(name: string): Promise<string> {
+    const old = this.ctx.serverName;
+    const next = setServerName(this.ctx, name);
+    if (next !== old) {
+      for (const c of await this.ctx.org.listReceiveConnectors(old)) {
+        await this.ctx.org.removeReceiveConnector(old, c.name);
+        await this.ctx.org.addReceiveConnector({ ...c, server: next, fqdn: c.fqdn === old ? next : c.fqdn });
+      }
+    }
+    return next;
   }
 
   async close(): Promise<void> {

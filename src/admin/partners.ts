@@ -6,6 +6,7 @@ import { readCertificates } from "../pki/certs.js";
 import { normalizeIssuerName } from "../pki/trust/issuers.js";
 import type { Verdict } from "../pki/trust/verdict.js";
 import { defaultPartnerOptions, type PartnerOptions } from "../org/store.js";
+import { applyListEdit, type ListEditInput } from "../org/validate.js";
 import type { ServerContext } from "./context.js";
 
 export interface PartnerView {
@@ -16,8 +17,6 @@ export interface PartnerView {
   Mode: string;
   RevocationMode: string;
 }
-
-export type ListEditInput = { replace: string[] } | { add: string[]; remove: string[] };
 
 export interface PartnerPatch {
   nameMatch?: string;
@@ -35,15 +34,6 @@ function oneOf<T extends string>(what: string, value: string, allowed: readonly 
   const hit = allowed.find((a) => a.toLowerCase() === value.trim().toLowerCase());
   if (!hit) throw new SealpostError("INVALID_ARGUMENT", `${what} '${value}' is not valid: use ${allowed.join(" or ")}.`);
   return hit;
-}
-
-/** Applies a plain list (replace) or @{Add;Remove} to `current`, normalizing each entry. */
-export function applyListEdit(current: string[], edit: ListEditInput, normalize: (v: string) => string): string[] {
-  if ("replace" in edit) return [...new Set(edit.replace.map(normalize))];
-  const remove = new Set(edit.remove.map(normalize));
-  const out = current.filter((v) => !remove.has(v));
-  for (const v of edit.add.map(normalize)) if (!out.includes(v)) out.push(v);
-  return out;
 }
 
 export function normalizePartnerDomain(d: string): string {

@@ -22,14 +22,14 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-export function openApi(cmd: Command): AdminApi {
+export function openApi(cmd: Command): Promise<AdminApi> {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
-  return AdminApi.open(resolveDataDir(opts.data));
+  return AdminApi.openWithDefaults(resolveDataDir(opts.data));
 }
 
 /** Runs an action with the admin API open, closing it afterwards. */
 export async function withApi<T>(cmd: Command, fn: (api: AdminApi) => Promise<T>): Promise<T> {
-  const api = openApi(cmd);
+  const api = await openApi(cmd);
   try {
     return await fn(api);
   } finally {
@@ -82,7 +82,7 @@ export function buildProgram(): Command {
     .option("--name <fqdn>", "this server's fully qualified domain name")
     .action(async (opts: { name?: string }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        if (opts.name) api.setServerName(opts.name);
+        if (opts.name) await api.setServerName(opts.name);
         print(cmd, { Server: api.serverName, DataFolder: api.ctx.dir.root }, () => `Server ${api.serverName}, data folder ${api.ctx.dir.root}`);
       });
     });
@@ -100,6 +100,12 @@ export function buildProgram(): Command {
         }
         const shell = new Shell(makeShellHost(api), allCmdlets());
         if (opts.command !== undefined) {
+          if (cmd.optsWithGlobals<GlobalOptions>().json) {
+            // --json: the pipeline's objects, not their formatted text.
+            const objects = await shell.runObjects(opts.command);
+            process.stdout.write(`${JSON.stringify(objects, jsonReplacer, 2)}\n`);
+            return;
+          }
           const out = await shell.runLine(opts.command);
           if (out !== "") process.stdout.write(`${out}\n`);
           return;

@@ -18,7 +18,7 @@ export function registerServeCommand(program: Command): void {
     .action(async (o: { admin: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const bind = parseLoopbackAddress(o.admin);
-      const api = AdminApi.open(resolveDataDir(g.data));
+      const api = await AdminApi.openWithDefaults(resolveDataDir(g.data));
       const first = await ensureDefaultCertificate(api);
       if (first) process.stdout.write(`Created a self-signed certificate ${first} for ${api.serverName} (enabled for SMTP).\n`);
       const http = await startAdminHttp(api, bind);

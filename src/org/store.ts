@@ -11,14 +11,12 @@ export interface TrustedCertificateRecord {
   addedAt: Date;
 }
 
-export interface OrgSettings {
-  /** Trust the operating system's CA bundle besides the organization's roots. */
-  useSystemTrustStore: boolean;
-}
+import { DEFAULT_TRANSPORT_CONFIG, type AcceptedDomain, type Mailbox, type ReceiveConnector, type TransportConfig } from "./model.js";
 
-export const DEFAULT_ORG_SETTINGS: OrgSettings = {
-  useSystemTrustStore: true,
-};
+/** The organization-wide settings (Get-/Set-TransportConfig). */
+export type OrgSettings = TransportConfig;
+
+export const DEFAULT_ORG_SETTINGS: OrgSettings = DEFAULT_TRANSPORT_CONFIG;
 
 export type NameMatchMode = "Exact" | "Subdomains";
 export type PartnerMode = "Enforce" | "ReportOnly";
@@ -52,5 +50,25 @@ export interface OrgStore {
   removeTrusted(kind: TrustedKind, thumbprint: string): Promise<void>;
   getSettings(): Promise<OrgSettings>;
   updateSettings(patch: Partial<OrgSettings>): Promise<OrgSettings>;
+  /** Read-modify-write in one transaction, so concurrent list edits (@{Add=...}) both survive. */
+  editSettings(edit: (current: OrgSettings) => Partial<OrgSettings>): Promise<OrgSettings>;
+
+  listAcceptedDomains(): Promise<AcceptedDomain[]>;
+  /** ALREADY_EXISTS when the name or the domain is taken. */
+  addAcceptedDomain(d: AcceptedDomain): Promise<AcceptedDomain>;
+  updateAcceptedDomain(name: string, edit: (current: AcceptedDomain) => Partial<AcceptedDomain>): Promise<AcceptedDomain>;
+  removeAcceptedDomain(name: string): Promise<void>;
+
+  listMailboxes(): Promise<Mailbox[]>;
+  addMailbox(m: Mailbox): Promise<Mailbox>;
+  removeMailbox(address: string): Promise<void>;
+
+  listReceiveConnectors(server?: string): Promise<ReceiveConnector[]>;
+  addReceiveConnector(c: ReceiveConnector): Promise<ReceiveConnector>;
+  updateReceiveConnector(server: string, name: string, edit: (current: ReceiveConnector) => Partial<ReceiveConnector>): Promise<ReceiveConnector>;
+  removeReceiveConnector(server: string, name: string): Promise<void>;
+
+  /** Advances with every committed change; edges and workers poll it to reload. */
+  version(): Promise<number>;
   close(): Promise<void>;
 }

@@ -77,6 +77,13 @@ export class Shell {
     return this.render(objects, this.lookup((pipeline[pipeline.length - 1] as Command).name));
   }
 
+  /** Runs one line and returns its objects (formatter output as text). */
+  async runObjects(line: string): Promise<unknown[]> {
+    const pipeline = parseLine(line);
+    if (pipeline.length === 0) return [];
+    return (await this.runPipeline(pipeline)).map((o) => (o instanceof Formatted ? o.text : o));
+  }
+
   render(objects: unknown[], last: CmdletDef): string {
     if (objects.length === 0) return "";
     const text: string[] = [];

@@ -62,4 +62,30 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       );
     `);
   },
+  // 3: accepted domains, mailboxes, receive connectors, the configuration version.
+  (db) => {
+    db.exec(`
+      CREATE TABLE org_accepted_domains (
+        name         TEXT PRIMARY KEY COLLATE NOCASE,
+        domain_name  TEXT NOT NULL UNIQUE,
+        domain_type  TEXT NOT NULL CHECK (domain_type IN ('Authoritative', 'InternalRelay', 'ExternalRelay')),
+        catch_all    TEXT
+      );
+      CREATE TABLE org_mailboxes (
+        address      TEXT PRIMARY KEY COLLATE NOCASE,
+        name         TEXT NOT NULL
+      );
+      CREATE TABLE org_receive_connectors (
+        server       TEXT NOT NULL COLLATE NOCASE,
+        name         TEXT NOT NULL COLLATE NOCASE,
+        config       TEXT NOT NULL,            -- JSON ReceiveConnector
+        PRIMARY KEY (server, name)
+      );
+      CREATE TABLE org_version (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      INSERT INTO org_version (id, version) VALUES (1, 1);
+    `);
+  },
 ];

@@ -3,6 +3,7 @@
 import { SealpostError } from "../../errors/errors.js";
 import type { Db } from "../../store/sqlite.js";
 import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, type OrgSettings, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
+import type { AcceptedDomain, Mailbox, ReceiveConnector } from "../model.js";
 
 interface TrustedRow {
   kind: TrustedKind;
@@ -31,8 +32,127 @@ function partnerFromRow(r: PartnerRow): PartnerOptions {
   };
 }
 
+interface DomainRow {
+  name: string;
+  domain_name: string;
+  domain_type: AcceptedDomain["domainType"];
+  catch_all: string | null;
+}
+
+function domainFromRow(r: DomainRow): AcceptedDomain {
+  return { name: r.name, domainName: r.domain_name, domainType: r.domain_type, ...(r.catch_all ? { catchAllMailbox: r.catch_all } : {}) };
+}
+
 export class SqliteOrgStore implements OrgStore {
   constructor(private readonly db: Db) {}
+
+  /** Runs a change in one immediate transaction that also advances the configuration version. */
+  private write<T>(fn: () => T): T {
+    return this.db
+      .transaction(() => {
+        const out = fn();
+        this.db.prepare("UPDATE org_version SET version = version + 1 WHERE id = 1").run();
+        return out;
+      })
+      .immediate();
+  }
+
+  async version(): Promise<number> {
+    return (this.db.prepare("SELECT version FROM org_version WHERE id = 1").get() as { version: number }).version;
+  }
+
+  // ---- accepted domains
+
+  async listAcceptedDomains(): Promise<AcceptedDomain[]> {
+    return (this.db.prepare("SELECT * FROM org_accepted_domains ORDER BY name").all() as DomainRow[]).map(domainFromRow);
+  }
+
+  async addAcceptedDomain(d: AcceptedDomain): Promise<AcceptedDomain> {
+    return this.write(() => {
+      const clash = this.db.prepare("SELECT name FROM org_accepted_domains WHERE name = ? OR domain_name = ?").get(d.name, d.domainName) as { name: string } | undefined;
+      if (clash) throw new SealpostError("ALREADY_EXISTS", `An accepted domain named '${clash.name}' already has that name or domain.`);
+      this.db.prepare("INSERT INTO org_accepted_domains (name, domain_name, domain_type, catch_all) VALUES (?, ?, ?, ?)").run(d.name, d.domainName, d.domainType, d.catchAllMailbox ?? null);
+      return d;
+    });
+  }
+
+  async updateAcceptedDomain(name: string, edit: (current: AcceptedDomain) => Partial<AcceptedDomain>): Promise<AcceptedDomain> {
+    return this.write(() => {
+      const row = this.db.prepare("SELECT * FROM org_accepted_domains WHERE name = ?").get(name) as DomainRow | undefined;
+      if (!row) throw new SealpostError("NOT_FOUND", `No accepted domain is named '${name}' (Get-AcceptedDomain lists them).`);
+      const current = domainFromRow(row);
+      const next = { ...current, ...edit(current), name: current.name };
+      this.db.prepare("UPDATE org_accepted_domains SET domain_name = ?, domain_type = ?, catch_all = ? WHERE name = ?").run(next.domainName, next.domainType, next.catchAllMailbox ?? null, current.name);
+      return next;
+    });
+  }
+
+  async removeAcceptedDomain(name: string): Promise<void> {
+    this.write(() => {
+      const r = this.db.prepare("DELETE FROM org_accepted_domains WHERE name = ?").run(name);
+      if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No accepted domain is named '${name}'.`);
+    });
+  }
+
+  // ---- mailboxes
+
+  async listMailboxes(): Promise<Mailbox[]> {
+    return (this.db.prepare("SELECT address, name FROM org_mailboxes ORDER BY address").all() as Array<{ address: string; name: string }>).map((r) => ({ primarySmtpAddress: r.address, name: r.name }));
+  }
+
+  async addMailbox(m: Mailbox): Promise<Mailbox> {
+    return this.write(() => {
+      if (this.db.prepare("SELECT 1 FROM org_mailboxes WHERE address = ?").get(m.primarySmtpAddress)) {
+        throw new SealpostError("ALREADY_EXISTS", `The mailbox ${m.primarySmtpAddress} already exists.`);
+      }
+      this.db.prepare("INSERT INTO org_mailboxes (address, name) VALUES (?, ?)").run(m.primarySmtpAddress, m.name);
+      return m;
+    });
+  }
+
+  async removeMailbox(address: string): Promise<void> {
+    this.write(() => {
+      const r = this.db.prepare("DELETE FROM org_mailboxes WHERE address = ?").run(address);
+      if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No mailbox has the address ${address}.`);
+    });
+  }
+
+  // ---- receive connectors
+
+  async listReceiveConnectors(server?: string): Promise<ReceiveConnector[]> {
+    const rows = (server === undefined
+      ? this.db.prepare("SELECT config FROM org_receive_connectors ORDER BY server, name").all()
+      : this.db.prepare("SELECT config FROM org_receive_connectors WHERE server = ? ORDER BY name").all(server)) as Array<{ config: string }>;
+    return rows.map((r) => JSON.parse(r.config) as ReceiveConnector);
+  }
+
+  async addReceiveConnector(c: ReceiveConnector): Promise<ReceiveConnector> {
+    return this.write(() => {
+      if (this.db.prepare("SELECT 1 FROM org_receive_connectors WHERE server = ? AND name = ?").get(c.server, c.name)) {
+        throw new SealpostError("ALREADY_EXISTS", `The receive connector ${c.server}\\${c.name} already exists.`);
+      }
+      this.db.prepare("INSERT INTO org_receive_connectors (server, name, config) VALUES (?, ?, ?)").run(c.server, c.name, JSON.stringify(c));
+      return c;
+    });
+  }
+
+  async updateReceiveConnector(server: string, name: string, edit: (current: ReceiveConnector) => Partial<ReceiveConnector>): Promise<ReceiveConnector> {
+    return this.write(() => {
+      const row = this.db.prepare("SELECT config FROM org_receive_connectors WHERE server = ? AND name = ?").get(server, name) as { config: string } | undefined;
+      if (!row) throw new SealpostError("NOT_FOUND", `No receive connector ${server}\\${name} exists (Get-ReceiveConnector lists them).`);
+      const current = JSON.parse(row.config) as ReceiveConnector;
+      const next = { ...current, ...edit(current), server: current.server, name: current.name };
+      this.db.prepare("UPDATE org_receive_connectors SET config = ? WHERE server = ? AND name = ?").run(JSON.stringify(next), server, name);
+      return next;
+    });
+  }
+
+  async removeReceiveConnector(server: string, name: string): Promise<void> {
+    this.write(() => {
+      const r = this.db.prepare("DELETE FROM org_receive_connectors WHERE server = ? AND name = ?").run(server, name);
+      if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No receive connector ${server}\\${name} exists.`);
+    });
+  }
 
   async listPartners(): Promise<PartnerOptions[]> {
     return (this.db.prepare("SELECT * FROM org_partners ORDER BY domain").all() as PartnerRow[]).map(partnerFromRow);
@@ -44,8 +164,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async setPartner(domain: string, patch: Partial<Omit<PartnerOptions, "domain">>): Promise<PartnerOptions> {
-    return this.db
-      .transaction(() => {
+    return this.write(() => {
         const row = this.db.prepare("SELECT * FROM org_partners WHERE domain = ?").get(domain) as PartnerRow | undefined;
         const next = { ...(row ? partnerFromRow(row) : defaultPartnerOptions(domain)), ...patch, domain };
         this.db
@@ -57,8 +176,7 @@ export class SqliteOrgStore implements OrgStore {
           )
           .run(domain, next.nameMatch, JSON.stringify(next.certificateNames), JSON.stringify(next.allowedIssuers), next.mode, next.revocationMode, new Date().toISOString());
         return next;
-      })
-      .immediate();
+      });
   }
 
   async listTrusted(kind?: TrustedKind): Promise<TrustedCertificateRecord[]> {
@@ -72,8 +190,7 @@ export class SqliteOrgStore implements OrgStore {
 
   async addTrusted(kind: TrustedKind, items: Array<{ thumbprint: string; der: Buffer }>): Promise<TrustedCertificateRecord[]> {
     const addedAt = new Date();
-    this.db
-      .transaction(() => {
+    this.write(() => {
         const exists = this.db.prepare("SELECT 1 FROM org_trusted_certificates WHERE kind = ? AND thumbprint = ?");
         const insert = this.db.prepare("INSERT INTO org_trusted_certificates (kind, thumbprint, der, added_at) VALUES (?, ?, ?, ?)");
         for (const it of items) {
@@ -82,17 +199,22 @@ export class SqliteOrgStore implements OrgStore {
           }
           insert.run(kind, it.thumbprint, it.der, addedAt.toISOString());
         }
-      })
-      .immediate();
+      });
     return items.map((it) => ({ kind, thumbprint: it.thumbprint, der: it.der, addedAt }));
   }
 
   async removeTrusted(kind: TrustedKind, thumbprint: string): Promise<void> {
-    const r = this.db.prepare("DELETE FROM org_trusted_certificates WHERE kind = ? AND thumbprint = ?").run(kind, thumbprint);
-    if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No trusted ${kind} certificate has the thumbprint ${thumbprint}.`);
+    this.write(() => {
+      const r = this.db.prepare("DELETE FROM org_trusted_certificates WHERE kind = ? AND thumbprint = ?").run(kind, thumbprint);
+      if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No trusted ${kind} certificate has the thumbprint ${thumbprint}.`);
+    });
   }
 
   async getSettings(): Promise<OrgSettings> {
+    return this.readSettings();
+  }
+
+  private readSettings(): OrgSettings {
     const rows = this.db.prepare("SELECT key, value FROM org_settings").all() as Array<{ key: string; value: string }>;
     const settings: OrgSettings = { ...DEFAULT_ORG_SETTINGS };
     for (const r of rows) {
@@ -102,10 +224,15 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async updateSettings(patch: Partial<OrgSettings>): Promise<OrgSettings> {
+    return this.editSettings(() => patch);
+  }
+
+  async editSettings(edit: (current: OrgSettings) => Partial<OrgSettings>): Promise<OrgSettings> {
     const put = this.db.prepare("INSERT INTO org_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    this.db.transaction(() => {
+    this.write(() => {
+      const patch = edit(this.readSettings());
       for (const [k, v] of Object.entries(patch)) if (v !== undefined) put.run(k, JSON.stringify(v));
-    })();
+    });
     return this.getSettings();
   }
 

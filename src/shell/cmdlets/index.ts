@@ -1,12 +1,14 @@
 // Every cmdlet the management shell knows.
 import type { CmdletDef } from "../shell.js";
 import { certificateCmdlets } from "./certificates.js";
+import { connectorCmdlets } from "./connectors.js";
 import { partnerCmdlets } from "./partners.js";
+import { transportCmdlets } from "./transport.js";
 import { trustCmdletsAll } from "./trust.js";
 import { utilityCmdlets } from "./util.js";
 
 export function allCmdlets(): CmdletDef[] {
   const list: CmdletDef[] = [];
-  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...utilityCmdlets(() => list));
+  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...connectorCmdlets, ...utilityCmdlets(() => list));
   return list;
 }

@@ -1,7 +1,6 @@
 // Trusted root and intermediate certificates of the organization, and the
 // organization-wide settings that exist so far (Get/Set-TransportConfig).
 import { readInputFile } from "../../config/files.js";
-import { SealpostError } from "../../errors/errors.js";
 import type { TrustedKind } from "../../org/store.js";
 import type { CmdletDef } from "../shell.js";
 
@@ -46,25 +45,4 @@ function trustCmdlets(kind: TrustedKind, noun: string): CmdletDef[] {
 export const trustCmdletsAll: CmdletDef[] = [
   ...trustCmdlets("root", "TrustedRootCertificate"),
   ...trustCmdlets("intermediate", "IntermediateCertificate"),
-  {
-    name: "Get-TransportConfig",
-    synopsis: "Shows the organization's transport settings.",
-    params: [],
-    async run(_args, ctx) {
-      const s = await ctx.api.trust.getSettings();
-      return [{ UseSystemTrustStore: s.useSystemTrustStore }];
-    },
-  },
-  {
-    name: "Set-TransportConfig",
-    synopsis: "Changes the organization's transport settings.",
-    params: [{ name: "UseSystemTrustStore", type: "bool", help: "Trust the system CA bundle besides the organization's roots" }],
-    async run(args, ctx) {
-      if (args.UseSystemTrustStore === undefined) {
-        throw new SealpostError("SHELL_MISSING_PARAMETER", "Set-TransportConfig: give at least one setting to change.");
-      }
-      await ctx.api.trust.setSettings({ useSystemTrustStore: args.UseSystemTrustStore as boolean });
-      return [];
-    },
-  },
 ];
