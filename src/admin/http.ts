@@ -58,7 +58,12 @@ function tokenMatches(expected: string, header: string | undefined): boolean {
   return timingSafeEqual(a, b);
 }
 
-export async function startAdminHttp(api: AdminApi, bind: LoopbackAddress): Promise<AdminHttp> {
+export interface AdminHttpOptions {
+  /** Prometheus exposition of the server's counters (all workers). */
+  metrics?: () => Promise<string>;
+}
+
+export async function startAdminHttp(api: AdminApi, bind: LoopbackAddress, opts: AdminHttpOptions = {}): Promise<AdminHttp> {
   const { token, created, file } = loadOrCreateToken(api.ctx.dir.root);
   const routes: Record<string, () => Promise<unknown>> = {
     "/api/certificates": () => api.certificates.getCertificates(),
@@ -73,6 +78,16 @@ export async function startAdminHttp(api: AdminApi, bind: LoopbackAddress): Prom
     const url = new URL(req.url ?? "/", "http://admin.invalid");
     if (req.method === "GET" && url.pathname === "/health") return send(200, { status: "ok", server: api.serverName });
     if (!tokenMatches(token, req.headers.authorization)) return send(401, { error: { code: "UNAUTHORIZED", message: "A valid bearer token is required." } });
+    if (req.method === "GET" && url.pathname === "/metrics" && opts.metrics) {
+      opts.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": "text/plain; version=0.0.4", "cache-control": "no-store" });
+          res.end(text);
+        },
+        () => send(500, { error: { code: "INTERNAL", message: "The counters could not be collected." } }),
+      );
+      return;
+    }
     const route = req.method === "GET" ? routes[url.pathname] : undefined;
     if (!route) return send(404, { error: { code: "NOT_FOUND", message: `No endpoint ${req.method ?? ""} ${url.pathname}.` } });
     route().then(

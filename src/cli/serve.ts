@@ -1,11 +1,13 @@
-// `sealpost serve`: runs this edge server. This release prepares the data
-// folder, makes a self-signed certificate at first start (so TLS works out of
-// the box), and serves the admin HTTP endpoint on loopback with a token.
-// SMTP receive and send connectors are added by the next releases.
+// `sealpost serve`: runs this edge server — the receive connectors (in
+// worker processes, one per core by default), the admin HTTP endpoint on
+// loopback with a token, spool recovery at start, and a self-signed
+// certificate at first start so STARTTLS works out of the box.
 import type { Command } from "commander";
 import { AdminApi } from "../admin/api.js";
-import { startAdminHttp, parseLoopbackAddress } from "../admin/http.js";
+import { parseLoopbackAddress } from "../admin/http.js";
 import { resolveDataDir } from "../config/datadir.js";
+import { SealpostError } from "../errors/errors.js";
+import { defaultWorkers, isWorker, runPrimary, runWorker } from "../server/cluster.js";
 import type { GlobalOptions } from "./main.js";
 
 const REFRESH_INTERVAL_MS = 60_000;
@@ -13,29 +15,34 @@ const REFRESH_INTERVAL_MS = 60_000;
 export function registerServeCommand(program: Command): void {
   program
     .command("serve")
-    .description("run this edge server (admin API on loopback; default 127.0.0.1:8025)")
+    .description("run this edge server (SMTP receive connectors; admin API on loopback, default 127.0.0.1:8025)")
     .option("--admin <ip:port>", "admin HTTP endpoint (loopback only)", "127.0.0.1:8025")
-    .action(async (o: { admin: string }, cmd: Command) => {
+    .option("--workers <n>", "worker processes for the receive path (0: one process)", String(defaultWorkers()))
+    .action(async (o: { admin: string; workers: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
+      const dataDir = resolveDataDir(g.data);
+      if (isWorker()) {
+        await runWorker(dataDir);
+        await new Promise<never>(() => undefined);
+      }
       const bind = parseLoopbackAddress(o.admin);
-      const api = await AdminApi.openWithDefaults(resolveDataDir(g.data));
+      const workers = Number(o.workers);
+      if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+        throw new SealpostError("INVALID_ARGUMENT", `--workers '${o.workers}' is not valid: give 0 to 64.`);
+      }
+      const api = await AdminApi.openWithDefaults(dataDir);
       const first = await ensureDefaultCertificate(api);
       if (first) process.stdout.write(`Created a self-signed certificate ${first} for ${api.serverName} (enabled for SMTP).\n`);
-      const http = await startAdminHttp(api, bind);
-      if (http.newToken) {
-        process.stdout.write(`Admin API token (shown once, stored in ${http.tokenFile} with mode 0600):\n${http.newToken}\n`);
-      }
-      process.stdout.write(`Sealpost ${api.serverName}: data ${api.ctx.dir.root}, admin API http://${http.address}\n`);
+      const stop = await runPrimary(api, { dataDir, admin: bind, workers, log: (l) => process.stdout.write(`${l}\n`) });
       // Refresh CRLs and OCSP answers before they expire, so no session waits for one.
       const refresher = setInterval(() => void api.ctx.revocation.refreshDue(), REFRESH_INTERVAL_MS);
       refresher.unref();
       await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
+        process.once("SIGTERM", () => resolve());
+        process.once("SIGINT", () => resolve());
       });
       clearInterval(refresher);
-      await http.close();
+      await stop();
       await api.close();
     });
 }

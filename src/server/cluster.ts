@@ -1,0 +1,120 @@
+// Process layout of `sealpost serve`: a primary that owns the admin endpoint,
+// crash recovery of the spool and worker supervision, and N workers (default
+// one per core) that run the receive path. Node 20 has no reusePort, so the
+// cluster module shares each listening socket. Workers share one set of TLS
+// ticket keys so a partner resumes its session whichever worker it reaches.
+import cluster from "node:cluster";
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import client from "prom-client";
+import type { AdminApi } from "../admin/api.js";
+import { startAdminHttp, type AdminHttp, type LoopbackAddress } from "../admin/http.js";
+import { LocalDelivery } from "../delivery/local.js";
+import { MessageTracking } from "../protolog/tracking.js";
+import { Spool } from "../queue/spool.js";
+import { EdgeProcess } from "./edge.js";
+
+export interface ServeOptions {
+  dataDir: string;
+  admin: LoopbackAddress;
+  /** 0: everything in this one process. */
+  workers: number;
+  log: (line: string) => void;
+}
+
+const TICKET_ENV = "SEALPOST_TICKET_KEYS";
+
+/** Delivers what a previous run acknowledged but did not finish (kill -9, power loss). */
+async function recoverSpool(api: AdminApi, log: (l: string) => void): Promise<void> {
+  const dir = path.join(api.ctx.dir.root, "queue");
+  const { pending, skipped } = await Spool.recover(dir);
+  if (skipped > 0) log(`spool recovery: skipped ${skipped} torn record(s) that were never acknowledged`);
+  if (pending.length === 0) return;
+  log(`spool recovery: delivering ${pending.length} message(s) accepted before the last stop`);
+  const spool = new Spool({ dir });
+  const tracking = new MessageTracking({ dir: path.join(api.ctx.dir.root, "logs", "tracking") });
+  const delivery = new LocalDelivery({ maildirRoot: path.join(api.ctx.dir.root, "maildir"), spool, tracking, serverName: api.serverName });
+  for (const m of pending) delivery.start(m.id, m.envelope, m.message);
+  for (let i = 0; i < 500 && delivery.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  await tracking.close();
+  await spool.close();
+}
+
+export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() => Promise<void>> {
+  await recoverSpool(api, opts.log);
+  const ticketKeys = randomBytes(48);
+  let edge: EdgeProcess | undefined;
+  let aggregator: client.AggregatorRegistry<client.PrometheusContentType> | undefined;
+  let stopping = false;
+  if (opts.workers === 0) {
+    edge = new EdgeProcess({ dataDir: opts.dataDir, ticketKeys, log: opts.log });
+    await edge.start();
+  } else {
+    aggregator = new client.AggregatorRegistry<client.PrometheusContentType>();
+    cluster.setupPrimary({ exec: process.argv[1] as string, args: process.argv.slice(2) });
+    const fork = () => cluster.fork({ [TICKET_ENV]: ticketKeys.toString("hex"), SEALPOST_WORKER: "1" });
+    const ready = new Promise<void>((resolve, reject) => {
+      let up = 0;
+      cluster.on("message", (_w, msg: { type?: string; error?: string }) => {
+        if (msg?.type === "ready" && ++up === opts.workers) resolve();
+        if (msg?.type === "failed") reject(new Error(msg.error));
+      });
+    });
+    cluster.on("exit", (w, code, signal) => {
+      if (stopping) return;
+      opts.log(`worker ${w.process.pid} exited (${signal ?? code}); starting another`);
+      fork();
+    });
+    for (let i = 0; i < opts.workers; i++) fork();
+    await ready;
+  }
+  const http: AdminHttp = await startAdminHttp(api, opts.admin, {
+    metrics: async () => (aggregator ? (await aggregator.clusterMetrics()) : await client.register.metrics()),
+  });
+  if (http.newToken) opts.log(`Admin API token (shown once, stored in ${http.tokenFile} with mode 0600):\n${http.newToken}`);
+  const listening = edge ? edge.addresses().map((a) => a.binding).join(", ") : "(workers)";
+  opts.log(`Sealpost ${api.serverName}: data ${api.ctx.dir.root}, SMTP ${listening}, admin API http://${http.address}, ${opts.workers === 0 ? "single process" : `${opts.workers} worker(s)`}`);
+  return async () => {
+    stopping = true;
+    await http.close();
+    if (edge) await edge.stop();
+    await Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (!w) return resolve();
+            w.once("exit", () => resolve());
+            w.send({ type: "stop" });
+          }),
+      ),
+    );
+  };
+}
+
+export async function runWorker(dataDir: string): Promise<void> {
+  const keys = process.env[TICKET_ENV];
+  const edge = new EdgeProcess({ dataDir, ...(keys ? { ticketKeys: Buffer.from(keys, "hex") } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+  try {
+    await edge.start();
+    process.send?.({ type: "ready" });
+  } catch (e) {
+    process.send?.({ type: "failed", error: (e as Error).message });
+    process.exit(1);
+  }
+  const stop = async () => {
+    await edge.stop();
+    process.exit(0);
+  };
+  process.on("message", (m: { type?: string }) => {
+    if (m?.type === "stop") void stop();
+  });
+  process.on("SIGTERM", () => void stop());
+  process.on("SIGINT", () => undefined); // the primary decides
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}
+
+export const isWorker = (): boolean => cluster.isWorker && process.env.SEALPOST_WORKER === "1";

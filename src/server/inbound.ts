@@ -1,0 +1,252 @@
+// The receive connector's decisions, behind the SMTP engine's hooks: which
+// sender (Domain Security policy), which recipients (accepted domains,
+// mailboxes, relay), and what happens to a message (header firewall, marks,
+// durable spool before 250, local delivery, tracking, counters, protocol log).
+import type { ServerContext } from "../admin/context.js";
+import { metrics } from "../metrics/counters.js";
+import { domainSecureResults, prependFields, receivedField, stripForgedHeaders } from "../message/headers.js";
+import { certificateNames } from "../pki/certs.js";
+import { parseCert } from "../pki/trust/parsed.js";
+import type { Verdict } from "../pki/trust/verdict.js";
+import { decideMailFrom, domainOf, partnerEntry, verdictNeeded, type InboundDecision } from "../policy/inbound.js";
+import type { LocalDelivery, RouteMeta } from "../delivery/local.js";
+import type { ProtocolLog } from "../protolog/protocol-log.js";
+import { certificateLogLines } from "../protolog/protocol-log.js";
+import type { MessageTracking } from "../protolog/tracking.js";
+import type { Spool, SpoolEnvelope } from "../queue/spool.js";
+import type { Envelope, LogEvent, MailParams, ReceiveHooks, Reply, SessionInfo } from "../smtp/receive/types.js";
+import { acceptedDomainFor, type ConnectorRuntime, type Snapshot } from "./snapshot.js";
+
+export interface InboundDeps {
+  ctx: ServerContext;
+  snapshot(): Snapshot;
+  spool: Spool;
+  delivery: LocalDelivery;
+  tracking: MessageTracking;
+  protocolLog: ProtocolLog;
+}
+
+interface SessionState {
+  snapshot: Snapshot;
+  connector: ConnectorRuntime;
+  seq: number;
+  decision?: InboundDecision;
+  /** The Domain Security verdict behind `decision`, for the marks. */
+  verdict?: Verdict;
+  route?: RouteMeta;
+}
+
+const st = (s: SessionInfo): SessionState => s.state as unknown as SessionState;
+
+function reply(code: number, enhanced: string, text: string): Reply {
+  return { code, enhanced, text };
+}
+
+function peerSummary(s: SessionInfo): { subject: string; issuer: string; thumbprint: string; names: string[]; serial: string } | undefined {
+  const der = s.tls?.peerCertificates[0];
+  if (!der) return undefined;
+  try {
+    const c = parseCert(der);
+    return { subject: c.subject, issuer: c.issuer, thumbprint: c.sha1, names: certificateNames(c.dnsNames, c.commonName), serial: c.serial };
+  } catch {
+    return undefined;
+  }
+}
+
+export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveHooks {
+  const log = (s: SessionInfo, event: LogEvent, data: string, context?: string) => {
+    const state = st(s);
+    if (!state?.connector || state.connector.config.protocolLoggingLevel !== "Verbose") return;
+    deps.protocolLog.write({
+      connector: connectorName,
+      sessionId: s.id,
+      sequence: state.seq++,
+      local: `${s.localAddress}:${s.localPort}`,
+      remote: `${s.remoteAddress}:${s.remotePort}`,
+      event,
+      data,
+      ...(context !== undefined ? { context } : {}),
+    });
+  };
+
+  return {
+    async onConnect(s) {
+      const snapshot = deps.snapshot();
+      const connector = snapshot.connectors.find((c) => c.config.name === connectorName);
+      if (!connector) return { code: 421, enhanced: "4.3.2", text: "Service not available, closing transmission channel", close: true };
+      Object.assign(s.state, { snapshot, connector, seq: 0 } satisfies SessionState);
+      metrics.sessions.inc({ connector: connectorName });
+      return undefined;
+    },
+
+    async onSecure(s) {
+      const state = st(s);
+      const thumb = state.connector.certificateThumbprint;
+      const own = thumb ? deps.ctx.certs.get(thumb) : undefined;
+      if (own) {
+        for (const row of certificateLogLines("Sending certificate", { subject: own.subject, issuer: own.issuer, serialNumber: own.serialNumber, thumbprint: own.thumbprint, names: own.certificateDomains })) {
+          log(s, "*", row.data, row.context);
+        }
+      }
+      const peer = peerSummary(s);
+      if (peer) {
+        for (const row of certificateLogLines("Received certificate", { subject: peer.subject, issuer: peer.issuer, serialNumber: peer.serial, thumbprint: peer.thumbprint, names: peer.names })) {
+          log(s, "*", row.data, row.context);
+        }
+      }
+    },
+
+    async onMailFrom(s, address, params: MailParams) {
+      const state = st(s);
+      const snap = state.snapshot;
+      if (params.size !== undefined && params.size > snap.transport.maxMessageSize) {
+        return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+      }
+      const facts = { domainSecureEnabled: state.connector.config.domainSecureEnabled, tlsAuth: state.connector.config.authMechanism.includes("Tls") };
+      const receiveList = snap.transport.tlsReceiveDomainSecureList;
+      const need = verdictNeeded(address, facts, receiveList, s.tls !== undefined);
+      const certs = s.tls?.peerCertificates ?? [];
+      let verdict: Verdict | undefined;
+      let nullPathPartner: string | undefined;
+      let mode: "Enforce" | "ReportOnly" = "Enforce";
+      if (need === "null-path") {
+        if (certs.length > 0) {
+          const engine = await deps.ctx.trust();
+          for (const entry of receiveList.filter((e) => !e.startsWith("*."))) {
+            const p = snap.partnerFor(entry);
+            const v = await engine.verifyForDomain(certs, entry, p, { role: "client", revocationMode: p.revocationMode });
+            if (v.ok) {
+              verdict = v;
+              nullPathPartner = entry;
+              break;
+            }
+          }
+        }
+      } else if (need) {
+        const p = snap.partnerFor(need.partner);
+        mode = p.mode;
+        verdict = await (await deps.ctx.trust()).verifyForDomain(certs, need.domain, p, { role: "client", revocationMode: p.revocationMode });
+      } else if (address !== "" && s.tls === undefined) {
+        // A partner without TLS: its mode (ReportOnly) still decides.
+        const entry = partnerEntry(domainOf(address), receiveList);
+        if (entry) mode = snap.partnerFor(entry).mode;
+      }
+      const decision = decideMailFrom({
+        sender: address,
+        connector: facts,
+        receiveList,
+        refusal: snap.transport.domainSecureRefusal,
+        tls: s.tls !== undefined,
+        mode,
+        ...(verdict ? { verdict } : {}),
+        ...(nullPathPartner ? { nullPathPartner } : {}),
+      });
+      metrics.verdicts.inc({ code: decision.code });
+      if (decision.code !== "NOT_DOMAIN_SECURE_CONNECTOR" && decision.code !== "NOT_A_PARTNER" && decision.code !== "NULL_SENDER") {
+        log(s, "*", `${decision.action === "accept" ? (decision.domainSecured ? "domain-secured" : "accepted") : "refused"} ${decision.code}: ${decision.reason}`, "Domain security");
+      }
+      if (decision.wouldRefuse) metrics.wouldRefuse.inc({ partner: decision.partner ?? "", code: decision.code });
+      if (decision.action === "refuse") {
+        metrics.messagesRefused.inc({ connector: connectorName, reason: decision.code });
+        deps.tracking.write({
+          timestamp: new Date().toISOString(),
+          eventId: "FAIL",
+          messageId: "",
+          internalId: "",
+          sender: address,
+          recipients: [],
+          connector: connectorName,
+          sessionId: s.id,
+          serverHostname: snap.serverName,
+          clientIp: s.remoteAddress,
+          domainSecure: { verdict: decision.code, ...(decision.partner ? { partner: decision.partner } : {}), reason: decision.reason },
+          detail: "sender refused by Domain Security",
+        });
+      }
+      state.decision = decision;
+      if (verdict) state.verdict = verdict;
+      else delete state.verdict;
+      state.route = { local: [], relay: [] };
+      return decision.reply;
+    },
+
+    async onRcptTo(s, _env: Envelope, address) {
+      const state = st(s);
+      const snap = state.snapshot;
+      const domain = domainOf(address);
+      const accepted = acceptedDomainFor(snap, domain);
+      const route = (state.route ??= { local: [], relay: [] });
+      if (accepted?.domainType === "Authoritative") {
+        const lower = address.toLowerCase();
+        const mailbox = snap.mailboxes.has(lower) ? address : accepted.catchAllMailbox;
+        if (!mailbox) return reply(550, "5.1.1", `<${address}>: Recipient not found`);
+        route.local.push({ rcpt: address, mailbox });
+        return reply(250, "2.1.5", "Recipient OK");
+      }
+      if (accepted || state.connector.config.usage === "Internal") {
+        route.relay.push(address);
+        return reply(250, "2.1.5", "Recipient OK");
+      }
+      return reply(554, "5.7.1", `<${address}>: Relay access denied`);
+    },
+
+    async onData(s, env, raw) {
+      const state = st(s);
+      const snap = state.snapshot;
+      if (raw.length > snap.transport.maxMessageSize) return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+      const decision = state.decision;
+      const { message: clean } = stripForgedHeaders(raw, snap.ownIds);
+      const peer = peerSummary(s);
+      const fields = [
+        receivedField({
+          ...(s.heloName ? { heloName: s.heloName } : {}),
+          remoteAddress: s.remoteAddress,
+          byName: state.connector.config.fqdn,
+          id: `${s.id}.${s.messages + 1}`,
+          date: new Date(),
+          protocol: s.tls ? "ESMTPS" : s.esmtp ? "ESMTP" : "SMTP",
+          ...(s.tls ? { tls: { protocol: s.tls.protocol, cipher: s.tls.cipher, ...(peer ? { clientSubject: peer.subject, clientIssuer: peer.issuer, verified: state.verdict?.ok === true } : {}) } } : {}),
+        }),
+      ];
+      if (decision?.domainSecured && state.verdict?.thumbprint) {
+        const d = env.mailFrom === "" ? (decision.partner as string) : domainOf(env.mailFrom);
+        fields.unshift(domainSecureResults(snap.authservId, d, state.verdict.thumbprint));
+      }
+      const message = prependFields(clean, fields);
+      const route = state.route ?? { local: [], relay: env.rcptTo.map((r) => r.address) };
+      const messageId = /^message-id:\s*(.+)$/im.exec(raw.subarray(0, 8192).toString("latin1"))?.[1]?.trim() ?? "";
+      const envelope: SpoolEnvelope = {
+        receivedAt: new Date().toISOString(),
+        mailFrom: env.mailFrom,
+        rcptTo: env.rcptTo.map((r) => ({ address: r.address, params: { ...(r.params.notify ? { notify: r.params.notify } : {}), ...(r.params.orcpt ? { orcpt: r.params.orcpt } : {}) } })),
+        mailParams: { ...env.mailParams },
+        connector: connectorName,
+        sessionId: s.id,
+        ...(s.tls ? { tls: { protocol: s.tls.protocol, cipher: s.tls.cipher, resumed: s.tls.resumed, ...(peer ? { peerSubject: peer.subject, peerIssuer: peer.issuer, peerThumbprint: peer.thumbprint } : {}) } } : {}),
+        ...(decision ? { verdict: { verdict: decision.domainSecured ? "domain-secured" : decision.code, ...(decision.partner ? { partner: decision.partner } : {}), reason: decision.reason } } : {}),
+        meta: { route, messageId, clientIp: s.remoteAddress },
+      };
+      const id = await deps.spool.append(envelope, message);
+      metrics.messagesReceived.inc({ connector: connectorName });
+      if (decision?.domainSecured) metrics.domainSecuredReceived.inc({ partner: decision.partner ?? "" });
+      deps.tracking.write({
+        timestamp: envelope.receivedAt,
+        eventId: "RECEIVE",
+        messageId,
+        internalId: id,
+        sender: env.mailFrom,
+        recipients: env.rcptTo.map((r) => r.address),
+        connector: connectorName,
+        sessionId: s.id,
+        serverHostname: snap.serverName,
+        clientIp: s.remoteAddress,
+        ...(s.tls ? { tls: { protocol: s.tls.protocol, cipher: s.tls.cipher, ...(peer ? { certSubject: peer.subject, certIssuer: peer.issuer, certThumbprint: peer.thumbprint } : {}) } } : {}),
+        ...(envelope.verdict ? { domainSecure: envelope.verdict } : {}),
+      });
+      deps.delivery.start(id, envelope, message);
+      return reply(250, "2.6.0", `<${id}@${state.connector.config.fqdn}> Queued mail for delivery`);
+    },
+
+    onLog: log,
+  };
+}
