@@ -2,7 +2,7 @@
 // bearer token (DIR/admin.token, mode 0600, created at first start and
 // printed once). /health needs no token and tells nothing secret.
 import { randomBytes, timingSafeEqual, createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
@@ -100,11 +100,39 @@ export async function startAdminHttp(api: AdminApi, bind: LoopbackAddress, opts:
     server.listen(bind.port, bind.host, () => resolve());
   });
   const addr = server.address() as net.AddressInfo;
+  const address = `${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  // Local tools (Get-Counter, sealpost counters) find the running server here.
+  const addressFile = path.join(api.ctx.dir.root, "admin.address");
+  writeFileDurable(addressFile, `${address}\n`, 0o600);
   return {
-    address: `${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    address,
     port: addr.port,
     tokenFile: file,
     ...(created ? { newToken: token } : {}),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        rmSync(addressFile, { force: true });
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
+}
+
+/** Calls the running server's admin endpoint with the token from its data folder. */
+export async function callRunningServer(dataDir: string, pathname: string): Promise<string> {
+  const addressFile = path.join(dataDir, "admin.address");
+  const tokenFile = path.join(dataDir, "admin.token");
+  if (!existsSync(addressFile) || !existsSync(tokenFile)) {
+    throw new SealpostError("NOT_FOUND", `The server of ${dataDir} is not running (start it with: sealpost --data ${dataDir} serve).`);
+  }
+  const address = readFileSync(addressFile, "utf8").trim();
+  const token = readFileSync(tokenFile, "utf8").trim();
+  let res: Response;
+  try {
+    res = await fetch(`http://${address}${pathname}`, { headers: { authorization: `Bearer ${token}` } });
+  } catch {
+    throw new SealpostError("NOT_FOUND", `The server of ${dataDir} does not answer at ${address}; is it running?`);
+  }
+  if (!res.ok) throw new SealpostError("IO_ERROR", `The admin endpoint answered ${res.status} for ${pathname}.`);
+  return res.text();
 }

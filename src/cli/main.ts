@@ -13,6 +13,8 @@ import { runInteractive } from "../shell/repl.js";
 import { Shell, type ShellHost } from "../shell/shell.js";
 import { splitScript } from "../shell/parser.js";
 import { registerCertCommands } from "./cert.js";
+import { readCounters } from "../shell/cmdlets/counters.js";
+import { formatTable } from "../shell/format.js";
 import { registerPartnerCommands } from "./partner.js";
 import { registerServeCommand } from "./serve.js";
 import { registerTrustCommands } from "./trust.js";
@@ -128,6 +130,15 @@ export function buildProgram(): Command {
   registerTrustCommands(program);
   registerPartnerCommands(program);
   registerServeCommand(program);
+  program
+    .command("counters")
+    .description("the running server's counters (Domain-Secured Messages Received/Sent, Outbound Session Failures, ...)")
+    .option("--all", "every sealpost_* metric too")
+    .action(async (o: { all?: boolean }, cmd: Command) => {
+      const dataDir = resolveDataDir(cmd.optsWithGlobals<GlobalOptions>().data);
+      const samples = await readCounters(dataDir, o.all ? "*" : undefined);
+      print(cmd, Object.fromEntries(samples.map((c) => [c.Path, c.CookedValue])), () => formatTable(samples, ["Path", "CookedValue"]));
+    });
   return program;
 }
 

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   SECRET_UNAVAILABLE: "A secret (password) could not be obtained.",
   // store
   STORE_SCHEMA_TOO_NEW: "The data folder was written by a newer release.",
+  // queue
+  SPOOL_CLOSED: "The message spool is closed; no message can be queued.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

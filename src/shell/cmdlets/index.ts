@@ -2,6 +2,7 @@
 import type { CmdletDef } from "../shell.js";
 import { certificateCmdlets } from "./certificates.js";
 import { connectorCmdlets } from "./connectors.js";
+import { counterCmdlets } from "./counters.js";
 import { partnerCmdlets } from "./partners.js";
 import { transportCmdlets } from "./transport.js";
 import { trustCmdletsAll } from "./trust.js";
@@ -9,6 +10,6 @@ import { utilityCmdlets } from "./util.js";
 
 export function allCmdlets(): CmdletDef[] {
   const list: CmdletDef[] = [];
-  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...connectorCmdlets, ...utilityCmdlets(() => list));
+  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...connectorCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
   return list;
 }
