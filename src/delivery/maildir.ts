@@ -157,15 +157,18 @@ export async function deliverToMaildir(root: string, domain: string, localPart: 
   const box = path.join(base, domain, encodeLocalPart(localPart));
   // Belt and braces: the encoding already guarantees this.
   if (path.dirname(path.dirname(box)) !== base) throw new SealpostError("INVALID_ARGUMENT", "A mailbox path would leave the Maildir root.");
-  try {
-    await mkdir(path.dirname(base), { recursive: true, mode: 0o700 });
-    await ensureDir(base);
-    await ensureDir(path.dirname(box));
-    await ensureDir(box);
-    await Promise.all(["tmp", "new", "cur"].map((d) => ensureDir(path.join(box, d))));
-  } catch (e) {
-    throw new SealpostError("IO_ERROR", `The mailbox folder ${box} could not be created: ${(e as Error).message}`, { cause: e });
-  }
+  const ensureBox = async (): Promise<void> => {
+    try {
+      await mkdir(path.dirname(base), { recursive: true, mode: 0o700 });
+      await ensureDir(base);
+      await ensureDir(path.dirname(box));
+      await ensureDir(box);
+      await Promise.all(["tmp", "new", "cur"].map((d) => ensureDir(path.join(box, d))));
+    } catch (e) {
+      throw new SealpostError("IO_ERROR", `The mailbox folder ${box} could not be created: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  await ensureBox();
   const bufs = opts.prepend ? [opts.prepend, message] : [message];
   for (let attempt = 0; ; attempt++) {
     const name = uniqueName();
@@ -177,6 +180,12 @@ export async function deliverToMaildir(root: string, domain: string, localPart: 
     } catch (e) {
       // Unique names make this near impossible; O_EXCL makes it safe anyway.
       if ((e as NodeJS.ErrnoException).code === "EEXIST" && attempt < 5) continue;
+      // The folder was removed behind the cache (an administrator deleted a mailbox): create it again, once.
+      if ((e as NodeJS.ErrnoException).code === "ENOENT" && attempt === 0) {
+        for (const d of [...ready.keys()]) if (d === base || d.startsWith(base + path.sep)) ready.delete(d);
+        await ensureBox();
+        continue;
+      }
       throw new SealpostError("IO_ERROR", `A message could not be written to ${box}: ${(e as Error).message}`, { cause: e });
     }
     try {

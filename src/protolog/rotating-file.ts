@@ -26,7 +26,7 @@ export interface RotatingFileOptions {
   dir: string;
   /** File name prefix: "RECV", "SEND", "MSGTRK". */
   prefix: string;
-  /** Lines written at the top of every new file (with their line ends), given its creation time. */
+  /** Lines written at the top of every new file (with their line ends), given the time of its first line. */
   header?: (created: Date) => string;
   maxFileBytes?: number;
   /** Files whose date is more than this many days before today (UTC) are deleted when a file is opened. 0 or less keeps everything. */
@@ -44,6 +44,8 @@ export function utcDay(d: Date): string {
 
 interface Entry {
   day: string;
+  /** The line's time: a file opened for it is dated by it, so "#Date" never follows the first row. */
+  at: number;
   text: string;
 }
 
@@ -88,7 +90,7 @@ export class RotatingFile {
   /** Queues one line (with its line end); the file is chosen by `at`'s UTC day. Never blocks, never throws. */
   write(text: string, at: Date = this.now()): void {
     if (this.closed) return;
-    this.buffer.push({ day: utcDay(at), text });
+    this.buffer.push({ day: utcDay(at), at: at.getTime(), text });
     this.bufferedBytes += text.length;
     if (this.bufferedBytes >= EAGER_FLUSH_BYTES) this.background();
     else if (!this.timer) {
@@ -136,7 +138,7 @@ export class RotatingFile {
       const full = cur !== undefined && used > cur.headerSize && used + bytes > this.maxFileBytes;
       if (!cur || cur.day !== e.day || full) {
         await emit();
-        await this.rotate(e.day);
+        await this.rotate(e.day, new Date(e.at));
       }
       chunk += e.text;
       chunkBytes += bytes;
@@ -144,7 +146,7 @@ export class RotatingFile {
     await emit();
   }
 
-  private async rotate(day: string): Promise<void> {
+  private async rotate(day: string, created: Date): Promise<void> {
     const old = this.current;
     this.current = undefined;
     if (old) await old.fh.close();
@@ -162,7 +164,7 @@ export class RotatingFile {
         // O_EXCL allocates n: this file is ours alone, whatever other processes do.
         const fh = await open(path.join(this.dir, `${this.opts.prefix}${day}-${n}.log`), "wx", 0o600);
         this.nextN.set(day, n + 1);
-        const header = this.opts.header?.(this.now()) ?? "";
+        const header = this.opts.header?.(created) ?? "";
         if (header) await fh.write(header);
         const size = Buffer.byteLength(header);
         this.current = { day, fh, size, headerSize: size };

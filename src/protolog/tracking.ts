@@ -50,7 +50,8 @@ export class MessageTracking {
   write(event: TrackingEvent): void {
     const at = this.file.time();
     // timestamp first, so the lines read (and sort) naturally.
-    this.file.write(`${JSON.stringify({ ...event, timestamp: event.timestamp ?? at.toISOString() })}\n`, at);
+    const { timestamp, ...rest } = event;
+    this.file.write(`${JSON.stringify({ timestamp: timestamp ?? at.toISOString(), ...rest })}\n`, at);
   }
 
   flush(): Promise<void> {

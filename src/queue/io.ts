@@ -59,16 +59,20 @@ export async function syncDir(io: SpoolIo, dir: string): Promise<void> {
 }
 
 /**
- * mkdir -p with mode 0700, then fsync the parent of every folder it created,
- * so a folder that holds acknowledged data cannot vanish with a power loss.
+ * mkdir -p with mode 0700, then fsync the parent of every folder it created
+ * — and of `dir` and its parent in any case, because another process may
+ * have just created them without syncing yet — so a folder that holds
+ * acknowledged data cannot vanish with a power loss. Runs once per Spool.
  */
-export async function ensureDirDurable(io: SpoolIo, dir: string): Promise<void> {
-  const first = await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-  if (first === undefined) return;
-  const created: string[] = [];
-  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    created.push(d);
-    if (d === path.resolve(first) || d === path.dirname(d)) break;
+export async function ensureDirDurable(io: SpoolIo, dir: string, alwaysLevels = 2): Promise<void> {
+  const target = path.resolve(dir);
+  const first = await fs.promises.mkdir(target, { recursive: true, mode: 0o700 });
+  const chain: string[] = [];
+  for (let d = target; d !== path.dirname(d); d = path.dirname(d)) {
+    const created = first !== undefined && d.length >= path.resolve(first).length;
+    if (!created && chain.length >= alwaysLevels) break;
+    chain.push(d);
   }
-  for (const d of created.reverse()) await syncDir(io, path.dirname(d));
+  // Outermost first: a name is synced into a parent whose own name is already durable.
+  for (const d of chain.reverse()) await syncDir(io, path.dirname(d));
 }

@@ -33,6 +33,7 @@ async function recoverSpool(api: AdminApi, log: (l: string) => void): Promise<vo
   if (pending.length === 0) return;
   log(`spool recovery: delivering ${pending.length} message(s) accepted before the last stop`);
   const spool = new Spool({ dir });
+  spool.adopt(pending);
   const tracking = new MessageTracking({ dir: path.join(api.ctx.dir.root, "logs", "tracking") });
   const delivery = new LocalDelivery({ maildirRoot: path.join(api.ctx.dir.root, "maildir"), spool, tracking, serverName: api.serverName });
   for (const m of pending) delivery.start(m.id, m.envelope, m.message);

@@ -56,7 +56,10 @@ function peerSummary(s: SessionInfo): { subject: string; issuer: string; thumbpr
 export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveHooks {
   const log = (s: SessionInfo, event: LogEvent, data: string, context?: string) => {
     const state = st(s);
-    if (!state?.connector || state.connector.config.protocolLoggingLevel !== "Verbose") return;
+    // The "+" line comes before onConnect: take the connector from the current snapshot then.
+    const connector = state.connector ?? deps.snapshot().connectors.find((c) => c.config.name === connectorName);
+    if (!connector || connector.config.protocolLoggingLevel !== "Verbose") return;
+    state.seq ??= 0;
     deps.protocolLog.write({
       connector: connectorName,
       sessionId: s.id,
@@ -74,7 +77,7 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
       const snapshot = deps.snapshot();
       const connector = snapshot.connectors.find((c) => c.config.name === connectorName);
       if (!connector) return { code: 421, enhanced: "4.3.2", text: "Service not available, closing transmission channel", close: true };
-      Object.assign(s.state, { snapshot, connector, seq: 0 } satisfies SessionState);
+      Object.assign(s.state, { snapshot, connector, seq: st(s).seq ?? 0 } satisfies SessionState);
       metrics.sessions.inc({ connector: connectorName });
       return undefined;
     },

@@ -28,8 +28,11 @@ for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!
 
 const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a);
 
-/** Parses "<...>" at s[i]; returns the path and the index after ">", or undefined on a syntax error. */
-export function parsePath(s: string, i: number): { path: ParsedPath; next: number } | undefined {
+/**
+ * Parses "<...>" at s[i]; returns the path and the index after ">", or undefined
+ * on a syntax error. `barePostmaster`: accept "<Postmaster>" (forward paths only).
+ */
+export function parsePath(s: string, i: number, barePostmaster = false): { path: ParsedPath; next: number } | undefined {
   if (s.charCodeAt(i) !== 0x3c /* < */) return undefined;
   const open = i++;
   if (s.charCodeAt(i) === 0x3e /* > */) return { path: { address: "", nonAscii: false }, next: i + 1 };
@@ -86,7 +89,7 @@ export function parsePath(s: string, i: number): { path: ParsedPath; next: numbe
   const localEnd = i;
   if (Buffer.byteLength(s.slice(start, localEnd)) > MAX_LOCAL) return undefined;
   // RFC 5321 4.1.1.3: the reserved mailbox "Postmaster" may come without a domain.
-  if (s.charCodeAt(i) === 0x3e && s.slice(start, localEnd).toLowerCase() === "postmaster") {
+  if (barePostmaster && s.charCodeAt(i) === 0x3e && s.slice(start, localEnd).toLowerCase() === "postmaster") {
     return { path: { address: s.slice(start, localEnd), nonAscii: false }, next: i + 1 };
   }
   if (s.charCodeAt(i) !== 0x40 /* @ */) return undefined;
@@ -251,7 +254,7 @@ export function parseRcptTo(arg: string, smtputf8: boolean): Parsed<RcptParams> 
   let i = 3;
   while (arg.charCodeAt(i) === 0x20) i++;
   if (arg.charCodeAt(i) !== 0x3c) return fail(REPLY.rcptSyntax);
-  const p = parsePath(arg, i);
+  const p = parsePath(arg, i, true);
   if (!p || p.path.address === "") return fail(REPLY.badRecipient);
   const list = splitParams(arg, p.next);
   if (!list) return fail(REPLY.badParamValue);

@@ -6,7 +6,8 @@
 import type * as net from "node:net";
 import { SealpostError } from "../../errors/errors.js";
 import { tooManyConnections } from "./replies.js";
-import { Session, normalizeAddress } from "./session.js";
+import { normalizeAddress } from "./channel.js";
+import { Session } from "./session.js";
 import type { ReceiveHooks, ReceiverOptions } from "./types.js";
 
 const DEFAULT_CLOSE_GRACE_MS = 30_000;

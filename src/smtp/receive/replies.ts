@@ -64,6 +64,7 @@ export const timeout = (fqdn: string): Reply => ({ code: 421, enhanced: "4.4.2",
 export const tooManyConnections = (fqdn: string): Reply => ({ code: 421, enhanced: "4.7.0", text: `${fqdn} Too many connections, try again later`, close: true });
 export const tooManyErrors = (fqdn: string): Reply => ({ code: 421, enhanced: "4.7.0", text: `${fqdn} Too many unrecognized commands, closing connection`, close: true });
 export const shuttingDown = (fqdn: string): Reply => ({ code: 421, enhanced: "4.3.2", text: `${fqdn} Service shutting down, try again later`, close: true });
+export const tlsTooOld = (fqdn: string, min: string): Reply => ({ code: 421, enhanced: "4.7.0", text: `${fqdn} TLS protocol below the minimum ${min}; closing connection`, close: true });
 export const connectError = (fqdn: string): Reply => ({ code: 421, enhanced: "4.3.0", text: `${fqdn} Temporary server error, try again later`, close: true });
 
 /** The EHLO reply; STARTTLS only while it can be used (RFC 3207: not after TLS). */

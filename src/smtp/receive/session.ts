@@ -6,76 +6,29 @@
 // (backpressure: nothing is read or executed while a hook decides) and the
 // loop resumes where it stopped once the hook's reply is sent.
 import { isUtf8 } from "node:buffer";
-import { randomBytes } from "node:crypto";
-import type * as net from "node:net";
 import type * as tls from "node:tls";
 import { errorMessage } from "../../errors/errors.js";
+import { Channel, Mode } from "./channel.js";
 import { CommandFramer, DataFlaw, DataReader, LineKind, type FramedLine } from "./framing.js";
 import { parseMailFrom, parseRcptTo } from "./parse.js";
 import * as R from "./replies.js";
 import { REPLY } from "./replies.js";
-import { tlsFacts, wrapServerTls } from "./starttls.js";
-import type { Envelope, LogEvent, ReceiveHooks, ReceiverOptions, Reply, SessionInfo } from "./types.js";
+import { belowMinimum, tlsFacts, wrapServerTls } from "./starttls.js";
+import type { Envelope, Reply } from "./types.js";
 
-const enum Mode { Greeting, Command, Data, Tls, Closing, Closed }
-
-/** After our last reply, how long a client may take to close before we drop it. */
-const CLOSE_GRACE_MS = 5_000;
 const DEFAULT_MAX_BAD_COMMANDS = 10;
 /** Recognized but not offered here (RFC 5321 and extensions we do not announce). */
 const NOT_IMPLEMENTED = new Set(["EXPN", "TURN", "ETRN", "ATRN", "BDAT", "AUTH", "SEND", "SOML", "SAML", "VERB"]);
 
-/** "::ffff:192.0.2.1" -> "192.0.2.1": one client, one counter and one log form. */
-export function normalizeAddress(a: string | undefined): string {
-  if (!a) return "";
-  return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
-}
-
-export class Session {
-  readonly info: SessionInfo;
-  private socket: net.Socket;
-  private mode = Mode.Greeting;
+export class Session extends Channel {
   private readonly framer = new CommandFramer();
   private reader: DataReader | undefined;
   private env: Envelope | undefined;
   /** RCPT commands tried in this transaction: DATA then says 554 "no valid recipients" rather than 503. */
   private rcptTried = 0;
-  private out: string[] = [];
-  /** A hook is pending: input waits. */
-  private busy = false;
-  private writeBlocked = false;
-  private paused = false;
   private pumping = false;
   private badCommands = 0;
   private pendingShutdown: Reply | undefined;
-  private closeTimer: NodeJS.Timeout | undefined;
-  private readonly timer: NodeJS.Timeout;
-  readonly closed: Promise<void>;
-  private resolveClosed!: () => void;
-
-  constructor(
-    socket: net.Socket,
-    private readonly opts: ReceiverOptions,
-    private readonly hooks: ReceiveHooks,
-    private readonly onGone: () => void,
-  ) {
-    this.socket = socket;
-    this.info = {
-      id: randomBytes(8).toString("hex"),
-      connector: opts.connector,
-      localAddress: normalizeAddress(socket.localAddress),
-      localPort: socket.localPort ?? 0,
-      remoteAddress: normalizeAddress(socket.remoteAddress),
-      remotePort: socket.remotePort ?? 0,
-      esmtp: false,
-      state: {},
-      messages: 0,
-    };
-    this.closed = new Promise((r) => (this.resolveClosed = r));
-    // The only timer of a session: refreshed on input, never re-created per command.
-    this.timer = setTimeout(this.onTimer, opts.idleTimeoutMs);
-    this.timer.unref();
-  }
 
   /** Starts the dialogue; with `refusal` (connection limits) only that reply is sent. */
   start(refusal?: Reply): void {
@@ -107,123 +60,15 @@ export class Session {
     return this.closed;
   }
 
-  destroy(): void {
-    this.socket.destroy();
-  }
-
   private greet(): void {
     this.send(R.greeting(this.opts.fqdn));
     this.mode = Mode.Command;
     this.pump(); // a client that spoke before the greeting is answered now, in order
   }
 
-  // ---- socket plumbing -------------------------------------------------
-
-  private attach(s: net.Socket): void {
-    s.on("data", this.onData);
-    s.on("error", this.onError);
-    s.on("close", this.onClose);
-    s.on("drain", this.onDrain);
-  }
-
-  private detach(s: net.Socket): void {
-    s.off("data", this.onData);
-    s.off("error", this.onError);
-    s.off("close", this.onClose);
-    s.off("drain", this.onDrain);
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.mode >= Mode.Tls) return; // handshaking is TLS's input; after our last reply input is dropped
-    this.timer.refresh();
+  protected input(chunk: Buffer): void {
     this.framer.push(chunk);
     this.pump();
-  };
-
-  private readonly onError = (err: Error): void => {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (this.mode === Mode.Tls) this.log("*", `TLS handshake failed: ${err.message}`);
-    else if (this.mode !== Mode.Closed) this.log("*", `connection error: ${code ?? err.message}`);
-    this.socket.destroy();
-  };
-
-  private readonly onClose = (): void => {
-    if (this.mode === Mode.Closed) return;
-    if (this.mode === Mode.Tls && !this.socket.errored) this.log("*", "TLS handshake failed: connection closed by client");
-    this.mode = Mode.Closed;
-    clearTimeout(this.timer);
-    if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.log("-", "");
-    this.onGone();
-    this.resolveClosed();
-  };
-
-  private readonly onDrain = (): void => {
-    this.writeBlocked = false;
-    this.updateFlow();
-  };
-
-  private readonly onTimer = (): void => {
-    if (this.mode === Mode.Closed) return;
-    // A slow hook is the server's delay, not the client's idleness.
-    if (this.busy) return void this.timer.refresh();
-    if (this.mode === Mode.Tls) {
-      this.log("*", "TLS handshake failed: timeout");
-      return void this.socket.destroy();
-    }
-    if (this.mode === Mode.Closing) return void this.socket.destroy();
-    this.log("*", "idle timeout");
-    this.send(R.timeout(this.opts.fqdn));
-  };
-
-  /** Reading follows the state: paused while a hook decides or the client does not read our replies. */
-  private updateFlow(): void {
-    const want = this.mode === Mode.Closing || (this.mode !== Mode.Tls && this.mode !== Mode.Closed && !this.busy && !this.writeBlocked);
-    if (want === !this.paused) return;
-    this.paused = !want;
-    if (want) this.socket.resume();
-    else this.socket.pause();
-  }
-
-  private log(event: LogEvent, data: string): void {
-    const onLog = this.hooks.onLog;
-    if (!onLog) return;
-    try {
-      onLog.call(this.hooks, this.info, event, data);
-    } catch {
-      // A broken logger must not take the session down.
-    }
-  }
-
-  // ---- replies ---------------------------------------------------------
-
-  private send(reply: Reply): void {
-    if (this.mode >= Mode.Closing) return;
-    const lines = R.replyLines(reply);
-    if (this.hooks.onLog) for (const l of lines) this.log(">", l);
-    this.out.push(lines.length === 1 ? lines[0] + "\r\n" : lines.join("\r\n") + "\r\n");
-    // 421 always means the server closes (RFC 5321 3.8), whoever chose it.
-    if (reply.close || reply.code === 421) this.closeSoon();
-  }
-
-  private flush(done?: (err?: Error | null) => void): void {
-    if (!this.out.length) return done?.();
-    const data = this.out.length === 1 ? this.out[0]! : this.out.join("");
-    this.out = [];
-    if (this.socket.destroyed || !this.socket.writable) return done?.(new Error("socket closed"));
-    if (!this.socket.write(data, "utf8", done)) {
-      this.writeBlocked = true;
-      this.updateFlow();
-    }
-  }
-
-  private closeSoon(): void {
-    this.mode = Mode.Closing;
-    this.flush();
-    this.socket.end();
-    this.updateFlow(); // keep reading (and dropping) so the client's FIN is seen
-    this.closeTimer = setTimeout(() => this.socket.destroy(), Math.min(CLOSE_GRACE_MS, this.opts.idleTimeoutMs));
-    this.closeTimer.unref();
   }
 
   /** Syntax-level errors count toward the limit; the one that reaches it closes the session. */
@@ -261,7 +106,8 @@ export class Session {
   /** Stops the input loop until `p` settles, then runs `then` and resumes the loop. */
   private wait(p: Promise<Reply | undefined>, then: (r: Reply | undefined) => void): void {
     this.busy = true;
-    this.flush();
+    // Replies so far stay buffered: the client pipelined this group and waits for all of
+    // them anyway (RFC 2920 3.1); they leave with the next flush, once input is used up.
     this.updateFlow();
     void p.then((r) => {
       this.busy = false;
@@ -485,6 +331,12 @@ export class Session {
     this.resetTransaction();
     this.mode = Mode.Command;
     this.timer.refresh();
+    const min = this.opts.minTlsVersion ?? "TLSv1.2";
+    if (belowMinimum(facts.protocol, min)) {
+      this.log("*", `TLS refused: ${facts.protocol} is below the minimum ${min}`);
+      this.send(R.tlsTooOld(this.opts.fqdn, min));
+      return this.flush();
+    }
     const onSecure = this.hooks.onSecure;
     if (!onSecure) return this.pump();
     const failed = R.connectError(this.opts.fqdn);

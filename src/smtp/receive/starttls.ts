@@ -18,6 +18,7 @@ import type { ReceiverOptions, TlsFacts } from "./types.js";
  * from TlsFacts.peerCertificates (they reply 4xx/5xx with a precise reason).
  */
 export function wrapServerTls(raw: net.Socket, context: tls.SecureContext, opts: ReceiverOptions): tls.TLSSocket {
+  if (opts.requestClientCertificate) ensureSessionIdContext(context);
   return new tls.TLSSocket(raw, {
     isServer: true,
     secureContext: context,
@@ -25,6 +26,41 @@ export function wrapServerTls(raw: net.Socket, context: tls.SecureContext, opts:
     rejectUnauthorized: false,
     minVersion: opts.minTlsVersion ?? "TLSv1.2",
   } as tls.TLSSocketOptions);
+}
+
+/** The same for every worker and connector, so that shared ticket keys can resume anywhere in this server. */
+const SESSION_ID_CONTEXT = "sealpost-smtp-receive";
+const prepared = new WeakSet<tls.SecureContext>();
+
+/**
+ * With a client certificate requested, OpenSSL refuses to resume a session
+ * (ticket or ID) unless the context has a session ID context: the handshake
+ * fails with "session id context uninitialized". tls.Server sets one itself;
+ * a standalone TLSSocket does not, and MTAs (Postfix, Exchange) do resume.
+ * So the engine sets it once per context, through the same native call that
+ * tls.createSecureContext({ sessionIdContext }) makes (an existing value is replaced).
+ */
+function ensureSessionIdContext(context: tls.SecureContext): void {
+  if (prepared.has(context)) return;
+  prepared.add(context);
+  const native = (context as unknown as { context?: { setSessionIdContext?: (id: string) => void } }).context;
+  try {
+    native?.setSessionIdContext?.(SESSION_ID_CONTEXT);
+  } catch {
+    // Resumption then fails and clients fall back to a full handshake on their next try.
+  }
+}
+
+const PROTOCOL_RANK: Record<string, number> = { SSLv3: 0, TLSv1: 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4 };
+
+/**
+ * Node ignores minVersion when a ready-made secureContext is given (the
+ * context's own minimum applies), so the configured minimum is also checked
+ * after the handshake; callers that want the handshake itself refused should
+ * create the context with the same minVersion.
+ */
+export function belowMinimum(protocol: string, min: string): boolean {
+  return (PROTOCOL_RANK[protocol] ?? -1) < (PROTOCOL_RANK[min] ?? 3);
 }
 
 /** Reads protocol, cipher and the client's chain; call once, after 'secure'. */
