@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import { spawn } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -238,6 +239,47 @@ describe("inbound Domain Security", () => {
     const idle = (await TestSmtpClient.connect(host, PORT)).client;
     assert.match((await idle.read(5000)).text, /^421 4\.4\.2/);
     await idle.waitClosed();
+  });
+
+  test("8b. SMTP smuggling forms never end a message and never reach the mailbox; commands pipelined after STARTTLS are dropped", async () => {
+    for (const [name, seq] of [["lf-dot-lf", "\n.\n"], ["crlf-dot-lf", "\r\n.\n"], ["lf-dot-crlf", "\n.\r\n"]] as const) {
+      const { client } = await TestSmtpClient.connect(host, PORT);
+      await client.cmd("EHLO outsider.example");
+      await client.cmd("MAIL FROM:<x@outsider.example>");
+      await client.cmd("RCPT TO:<alice@contoso.com>");
+      assert.equal((await client.cmd("DATA")).code, 354);
+      client.write(`Subject: smuggle-${name}\r\n\r\nbefore${seq}MAIL FROM:<evil@outsider.example>\r\nRCPT TO:<alice@contoso.com>\r\nDATA\r\nSubject: smuggled-${name}\r\n\r\nx\r\n.\r\n`);
+      const r = await client.read();
+      assert.match(r.text, /^550 5\.6\.11 /, name);
+      await client.quit();
+    }
+    const { client } = await TestSmtpClient.connect(host, PORT);
+    await client.cmd("EHLO outsider.example");
+    client.write("STARTTLS\r\nMAIL FROM:<x@outsider.example>\r\n");
+    assert.equal((await client.read()).code, 220);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(maildir("alice").some((m) => /smuggle/.test(m)), false);
+    client.write("garbage that is not TLS");
+    await client.waitClosed();
+  });
+
+  test("9. an independent client: openssl s_client -starttls smtp with Woodgrove's certificate", async () => {
+    const certFile = path.join(work, "wg-chain.pem");
+    const keyFile = path.join(work, "wg.key");
+    writeFileSync(certFile, wg.certPem + woodgrove.certPem);
+    writeFileSync(keyFile, wg.keyPem as string, { mode: 0o600 });
+    const script = ["EHLO mail.woodgrovebank.com", "MAIL FROM:<s@woodgrovebank.com>", "RCPT TO:<alice@contoso.com>", "DATA", "Subject: via-s_client", "", "hello from openssl", ".", "QUIT", ""].join("\n");
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn("openssl", ["s_client", "-starttls", "smtp", "-connect", `${host}:${PORT}`, "-servername", "mail1.contoso.com", "-cert", certFile, "-key", keyFile, "-CAfile", root.certPath, "-crlf", "-quiet", "-verify_return_error"], { stdio: ["pipe", "pipe", "pipe"] });
+      let text = "";
+      child.stdout.on("data", (d: Buffer) => (text += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (text += d.toString()));
+      child.on("error", reject);
+      child.on("close", () => resolve(text));
+      setTimeout(() => child.stdin.end(script), 500);
+    });
+    assert.match(out, /250 2\.6\.0 <[0-9a-f]+@mail1\.contoso\.com> Queued mail for delivery/, out);
+    assert.match(await waitFor(() => maildir("alice").find((m) => m.includes("Subject: via-s_client"))), /x-domain-secure=pass smtp\.mailfrom=woodgrovebank\.com/);
   });
 
   test("ReportOnly: a failing partner is accepted unmarked and counted as would-refuse", async () => {

@@ -27,6 +27,8 @@ class RawClient {
   private buf = "";
   private waiter: (() => void) | undefined;
   closed = false;
+  /** The TLS session the server issued (for resumption tests). */
+  tlsSession: Buffer | undefined;
   private readonly closedP: Promise<void>;
   sock: net.Socket;
 
@@ -103,6 +105,7 @@ class RawClient {
     assert.equal(this.buf, "", "nothing may follow the 220 before the handshake");
     this.sock.removeAllListeners("data");
     const t = tls.connect({ socket: this.sock, rejectUnauthorized: false, servername: FQDN, ...opts });
+    t.on("session", (sess: Buffer) => (this.tlsSession = sess));
     this.listen(t);
     await new Promise<void>((resolve, reject) => {
       t.once("secureConnect", resolve);
@@ -356,6 +359,32 @@ test("STARTTLS without a client certificate: peerCertificates is empty; TLS 1.2 
   await new Promise((r) => setTimeout(r, 50));
   assert.ok(strict.rec.log.some(([ev, m]) => ev === "*" && m.startsWith("TLS handshake failed: ")), JSON.stringify(strict.rec.log));
   assert.equal(strict.receiver.activeSessions, 0);
+});
+
+test("TLS session resumption with a requested client certificate works (1.2 and 1.3); resumed sessions keep the leaf", async () => {
+  const h = await startServer({ secureContext: () => serverContext });
+  for (const version of ["TLSv1.2", "TLSv1.3"] as const) {
+    h.rec.secure.length = 0;
+    let session: Buffer | undefined;
+    for (let round = 0; round < 2; round++) {
+      const c = await h.ready();
+      await c.send("STARTTLS\r\n");
+      await c.startTls({ cert: clientCert.certPem + issuing.certPem, key: clientCert.keyPem, maxVersion: version, session });
+      assert.equal(await c.send("EHLO mail.partner.test\r\n"), EHLO_PLAIN);
+      session = c.tlsSession;
+      assert.ok(session, `${version}: the server issued a session`);
+      await c.send("QUIT\r\n");
+      await c.waitClosed();
+    }
+    const [full, resumed] = h.rec.secure.map((s) => s.tls!);
+    assert.equal(full!.resumed, false);
+    assert.equal(full!.peerCertificates.length, 2);
+    assert.equal(resumed!.resumed, true, `${version} resumed`);
+    assert.equal(resumed!.protocol, version);
+    assert.ok(resumed!.peerCertificates.length >= 1, "the leaf survives resumption");
+    assert.ok(Buffer.from(resumed!.peerCertificates[0]!).equals(der(clientCert.certPem)));
+  }
+  assert.ok(!h.rec.log.some(([e, d]) => e === "*" && d.startsWith("TLS handshake failed")), "no failed handshakes");
 });
 
 test("commands pipelined after STARTTLS are discarded, never executed (CVE-2011-0411)", async () => {
