@@ -30,6 +30,11 @@ export function registerServeCommand(program: Command): void {
       if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
         throw new SealpostError("INVALID_ARGUMENT", `--workers '${o.workers}' is not valid: give 0 to 64.`);
       }
+      // Listen for the stop signal before anything starts, so an early SIGTERM still stops cleanly.
+      const stopSignal = new Promise<void>((resolve) => {
+        process.once("SIGTERM", () => resolve());
+        process.once("SIGINT", () => resolve());
+      });
       const api = await AdminApi.openWithDefaults(dataDir);
       const first = await ensureDefaultCertificate(api);
       if (first) process.stdout.write(`Created a self-signed certificate ${first} for ${api.serverName} (enabled for SMTP).\n`);
@@ -37,10 +42,7 @@ export function registerServeCommand(program: Command): void {
       // Refresh CRLs and OCSP answers before they expire, so no session waits for one.
       const refresher = setInterval(() => void api.ctx.revocation.refreshDue(), REFRESH_INTERVAL_MS);
       refresher.unref();
-      await new Promise<void>((resolve) => {
-        process.once("SIGTERM", () => resolve());
-        process.once("SIGINT", () => resolve());
-      });
+      await stopSignal;
       clearInterval(refresher);
       await stop();
       await api.close();

@@ -94,6 +94,9 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
 }
 
 export async function runWorker(dataDir: string): Promise<void> {
+  // prom-client answers the primary's requests for counters only once an
+  // AggregatorRegistry exists in the worker (it installs the listener).
+  new client.AggregatorRegistry<client.PrometheusContentType>();
   const keys = process.env[TICKET_ENV];
   const edge = new EdgeProcess({ dataDir, ...(keys ? { ticketKeys: Buffer.from(keys, "hex") } : {}), log: (l) => process.stderr.write(`${l}\n`) });
   try {

@@ -1,25 +1,36 @@
-// `sealpost serve`: first start makes a self-signed SMTP certificate and an
-// admin token (0600, printed once); the admin endpoint is loopback-only and
-// authenticated; SIGTERM stops it cleanly.
+// `sealpost serve` as an administrator runs it: first start (self-signed
+// certificate, token printed once), the loopback admin endpoint, worker
+// processes with counters aggregated for Get-Counter, and kill -9 in the
+// middle of a stream of messages: every message that got 250 is delivered
+// after the restart.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { SEALPOST_BIN, runSealpost } from "../helpers/cli.js";
+import { SEALPOST_BIN, runSealpost, shellC } from "../helpers/cli.js";
+import { TestSmtpClient } from "../helpers/smtp-client.js";
 
-function startServe(dataDir: string): Promise<{ stop: () => Promise<number>; address: string; output: () => string }> {
+interface Running {
+  child: ChildProcess;
+  address: string;
+  output: () => string;
+  stop: () => Promise<number>;
+}
+
+function startServe(dataDir: string, workers: number): Promise<Running> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SEALPOST_BIN, "--data", dataDir, "serve", "--admin", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [SEALPOST_BIN, "--data", dataDir, "serve", "--admin", "127.0.0.1:0", "--workers", String(workers)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30_000);
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       const m = /admin API http:\/\/([\d.]+:\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({
+          child,
           address: m[1] as string,
           output: () => out,
           stop: () =>
@@ -35,29 +46,41 @@ function startServe(dataDir: string): Promise<{ stop: () => Promise<number>; add
   });
 }
 
+const randomHost = () => `127.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+
+async function setup(name: string): Promise<{ dir: string; host: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `sealpost-serve-${name}-`));
+  const host = randomHost();
+  await runSealpost(["--data", dir, "init", "--name", "edge.example.net"]);
+  for (const line of ["New-AcceptedDomain -DomainName example.net", "New-Mailbox -PrimarySmtpAddress bob@example.net", `Set-ReceiveConnector Inet -Bindings ${host}:2525`]) {
+    const r = await shellC(dir, line);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  return { dir, host };
+}
+
+function delivered(dir: string): string[] {
+  const nd = path.join(dir, "maildir", "example.net", "bob", "new");
+  return existsSync(nd) ? readdirSync(nd).map((f) => readFileSync(path.join(nd, f), "utf8")) : [];
+}
+
 test("first start: self-signed certificate, token printed once, authenticated loopback admin API", async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "sealpost-serve-"));
+  const { dir } = await setup("first");
   try {
-    await runSealpost(["--data", dir, "init", "--name", "edge.example.net"]);
-    const first = await startServe(dir);
+    const first = await startServe(dir, 0);
     const token = readFileSync(path.join(dir, "admin.token"), "utf8").trim();
     assert.equal(statSync(path.join(dir, "admin.token")).mode & 0o777, 0o600);
     assert.ok(first.output().includes(token), "the token is printed at first start");
     assert.match(first.output(), /Created a self-signed certificate [0-9A-F]{40} for edge\.example\.net/);
-
     const health = await fetch(`http://${first.address}/health`);
-    assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: "ok", server: "edge.example.net" });
     assert.equal((await fetch(`http://${first.address}/api/certificates`)).status, 401);
-    assert.equal((await fetch(`http://${first.address}/api/certificates`, { headers: { authorization: "Bearer wrong" } })).status, 401);
+    assert.equal((await fetch(`http://${first.address}/metrics`, { headers: { authorization: "Bearer wrong" } })).status, 401);
     const certs = (await (await fetch(`http://${first.address}/api/certificates`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ Services: string; CertificateDomains: string[] }>;
-    assert.equal(certs.length, 1);
     assert.equal(certs[0]?.Services, "SMTP");
     assert.deepEqual(certs[0]?.CertificateDomains, ["edge.example.net"]);
     assert.equal(await first.stop(), 0);
-
-    // second start: no new certificate, token not printed again
-    const second = await startServe(dir);
+    const second = await startServe(dir, 0);
     assert.ok(!second.output().includes(token));
     assert.doesNotMatch(second.output(), /Created a self-signed certificate/);
     assert.equal(await second.stop(), 0);
@@ -72,6 +95,82 @@ test("the admin endpoint refuses to listen outside loopback", async () => {
     const r = await runSealpost(["--data", dir, "serve", "--admin", "0.0.0.0:8025"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /must listen on loopback/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("two workers receive mail, STARTTLS works, and Get-Counter sums every worker", async () => {
+  const { dir, host } = await setup("workers");
+  const server = await startServe(dir, 2);
+  try {
+    for (let i = 0; i < 4; i++) {
+      const { client } = await TestSmtpClient.connect(host, 2525);
+      await client.cmd("EHLO client.example");
+      if (i % 2 === 0) await client.startTls({ servername: "edge.example.net" });
+      await client.cmd("EHLO client.example");
+      const r = await client.send("alice@client.example", ["bob@example.net"], `Subject: worker-${i}\r\n\r\nhi\r\n`);
+      assert.match(r[3]?.text ?? "", /^250 2\.6\.0/);
+      await client.quit();
+    }
+    const counters = await runSealpost(["--data", dir, "--json", "counters", "--all"]);
+    assert.equal(counters.code, 0, counters.stderr);
+    const values = JSON.parse(counters.stdout) as Record<string, number>;
+    assert.equal(values.sealpost_messages_received_total, 4);
+    assert.equal(values["\\MSExchange Secure Mail Transport\\Domain-Secured Messages Received"], 0);
+    const gc = await shellC(dir, 'Get-Counter "\\MSExchange Secure Mail Transport\\*"');
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.match(gc.stdout, /\\MSExchange Secure Mail Transport\\Domain-Secured Messages Received\s+0/);
+    assert.match(gc.stdout, /Domain-Secured Outbound Session Failures/);
+  } finally {
+    assert.equal(await server.stop(), 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(delivered(dir).length, 0, "the folder was removed");
+});
+
+test("kill -9 during a stream of messages: every message that got 250 is delivered after restart", async () => {
+  const { dir, host } = await setup("kill");
+  try {
+    const server = await startServe(dir, 0);
+    const acked: string[] = [];
+    let stop = false;
+    const sender = async (n: number) => {
+      for (let i = 0; !stop; i++) {
+        let client: TestSmtpClient | undefined;
+        try {
+          client = (await TestSmtpClient.connect(host, 2525)).client;
+          await client.cmd("EHLO client.example");
+          for (let k = 0; k < 5 && !stop; k++) {
+            const subject = `kill-${n}-${i}-${k}`;
+            const r = await client.send("alice@client.example", ["bob@example.net"], `Subject: ${subject}\r\n\r\n${"x".repeat(76).concat("\r\n").repeat(26)}`);
+            if (r[3]?.code === 250) acked.push(subject);
+          }
+          await client.quit();
+        } catch {
+          client?.write("");
+          return;
+        }
+      }
+    };
+    const senders = [0, 1, 2, 3].map(sender);
+    await new Promise((r) => setTimeout(r, 800));
+    server.child.kill("SIGKILL");
+    stop = true;
+    await Promise.all(senders);
+    if (server.child.exitCode === null && server.child.signalCode === null) await new Promise((r) => server.child.once("exit", r));
+    assert.ok(acked.length > 10, `only ${acked.length} messages were acknowledged before the kill`);
+    const restarted = await startServe(dir, 0);
+    const end = Date.now() + 20_000;
+    let missing: string[] = [];
+    do {
+      const subjects = new Set(delivered(dir).map((m) => /Subject: (\S+)/.exec(m)?.[1]));
+      missing = acked.filter((s) => !subjects.has(s));
+      if (missing.length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() < end);
+    assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages were lost`);
+    assert.equal(await restarted.stop(), 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -371,8 +371,10 @@ test("TLS session resumption with a requested client certificate works (1.2 and 
       await c.send("STARTTLS\r\n");
       await c.startTls({ cert: clientCert.certPem + issuing.certPem, key: clientCert.keyPem, maxVersion: version, session });
       assert.equal(await c.send("EHLO mail.partner.test\r\n"), EHLO_PLAIN);
-      session = c.tlsSession;
-      assert.ok(session, `${version}: the server issued a session`);
+      if (round === 0) {
+        session = c.tlsSession;
+        assert.ok(session, `${version}: the server issued a session`);
+      }
       await c.send("QUIT\r\n");
       await c.waitClosed();
     }
@@ -413,6 +415,20 @@ test("plaintext after STARTTLS (not in the same read) is TLS input: the handshak
   assert.ok(h.rec.log.some(([e, d]) => e === "*" && d.startsWith("TLS handshake failed: ")), JSON.stringify(h.rec.log));
   assert.equal(h.rec.log.at(-1)?.[0], "-");
   assert.equal(h.receiver.activeSessions, 0);
+});
+
+test("a client that hangs up at STARTTLS or never starts the handshake: session ends, logged, not leaked", async () => {
+  const h = await startServer({ secureContext: () => serverContext, idleTimeoutMs: 300 });
+  const gone = await h.ready();
+  gone.write("STARTTLS\r\n");
+  gone.sock.destroy();
+  const silent = await h.ready();
+  assert.equal(await silent.send("STARTTLS\r\n"), "220 2.0.0 Ready to start TLS\r\n");
+  await silent.waitClosed(3000);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(h.receiver.activeSessions, 0);
+  assert.equal(h.rec.log.filter(([e]) => e === "-").length, 2);
+  assert.ok(h.rec.log.some(([e, d]) => e === "*" && d === "TLS handshake failed: timeout"), JSON.stringify(h.rec.log));
 });
 
 test("destroying the raw TCP socket after STARTTLS ends the session (connection timeout in the caller)", async () => {

@@ -73,10 +73,14 @@ export abstract class Channel {
     s.on("drain", this.onDrain);
   }
 
-  protected detach(s: net.Socket): void {
+  /**
+   * Before STARTTLS wraps `s`: its input and errors belong to TLS from now on.
+   * 'close' stays attached (onClose runs once), so a client that hangs up
+   * while the 220 is still being written still ends the session.
+   */
+  protected detachForTls(s: net.Socket): void {
     s.off("data", this.onData);
     s.off("error", this.onError);
-    s.off("close", this.onClose);
     s.off("drain", this.onDrain);
   }
 

@@ -307,7 +307,7 @@ export class Session extends Channel {
     if (dropped) this.log("*", `discarded ${dropped} octets sent after STARTTLS before the TLS handshake`);
     this.mode = Mode.Tls;
     const raw = this.socket;
-    this.detach(raw);
+    this.detachForTls(raw);
     raw.pause();
     raw.on("error", () => {}); // errors now surface on the TLS socket; a late one must not be unhandled
     this.flush((err) => {
