@@ -302,6 +302,20 @@ test("client speaking before the greeting is answered after it, in order", async
   await d.waitClosed();
 });
 
+test("a socket from a pauseOnConnect server (handed over unread) is read", async () => {
+  const h = await startServer();
+  const server = net.createServer({ pauseOnConnect: true }, (s) => h.receiver.handle(s));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const c = await RawClient.connect((server.address() as net.AddressInfo).port);
+    assert.equal(await c.reply(), GREETING);
+    assert.equal(await c.send("NOOP\r\n"), "250 2.0.0 OK\r\n");
+    c.end();
+  } finally {
+    server.close();
+  }
+});
+
 // ---- STARTTLS ------------------------------------------------------------------------
 
 test("STARTTLS with a client certificate: chain DER leaf first, protocol, state reset, no second STARTTLS", async () => {
@@ -429,6 +443,32 @@ test("a client that hangs up at STARTTLS or never starts the handshake: session 
   assert.equal(h.receiver.activeSessions, 0);
   assert.equal(h.rec.log.filter(([e]) => e === "-").length, 2);
   assert.ok(h.rec.log.some(([e, d]) => e === "*" && d === "TLS handshake failed: timeout"), JSON.stringify(h.rec.log));
+
+  // The connection dies between the 220 and its write (deterministically: from the log hook).
+  let raw: net.Socket | undefined;
+  let ended = 0;
+  const receiver = new SmtpReceiver(baseOptions({ secureContext: () => serverContext }), {
+    onMailFrom: async () => ({ code: 250, text: "OK" }),
+    onRcptTo: async () => ({ code: 250, text: "OK" }),
+    onData: async () => ({ code: 250, text: "OK" }),
+    onLog: (_s, e, d) => {
+      if (e === ">" && d.startsWith("220 2.0.0")) raw?.destroy();
+      if (e === "-") ended++;
+    },
+  });
+  const server = net.createServer((sock) => ((raw = sock), receiver.handle(sock)));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const c = await RawClient.connect((server.address() as net.AddressInfo).port);
+    await c.reply();
+    c.write("STARTTLS\r\n");
+    await c.waitClosed();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(receiver.activeSessions, 0, "the session is not leaked");
+    assert.equal(ended, 1);
+  } finally {
+    server.close();
+  }
 });
 
 test("destroying the raw TCP socket after STARTTLS ends the session (connection timeout in the caller)", async () => {

@@ -34,6 +34,8 @@ export class Session extends Channel {
   start(refusal?: Reply): void {
     this.log("+", "");
     this.attach(this.socket);
+    // A socket from a pauseOnConnect server (handed over unread) is not started by a 'data' listener.
+    this.socket.resume();
     this.socket.setNoDelay(true);
     if (refusal) {
       this.send(refusal);
