@@ -181,6 +181,20 @@ describe("inbound Domain Security", () => {
     }
   });
 
+  test("4b. issuer not allowed: a pinned partner refuses certificates from other CAs", async () => {
+    const api = AdminApi.open(dataDir);
+    await api.partners.set("woodgrovebank.com", { allowedIssuers: { replace: ["CN=Woodgrove Private CA, O=Woodgrove Bank"] } });
+    await api.close();
+    await new Promise((r) => setTimeout(r, 400));
+    const c = await withWoodgrove(wg, [woodgrove.certPem]);
+    assert.match((await c.cmd("MAIL FROM:<a@woodgrovebank.com>")).text, /^451 4\.7\.5 Domain security: The certificate was issued by CN=Woodgrove Issuing CA, O=Woodgrove Bank, which is not among the allowed issuers for woodgrovebank\.com/);
+    await c.quit();
+    const api2 = AdminApi.open(dataDir);
+    await api2.partners.set("woodgrovebank.com", { allowedIssuers: { replace: [] } });
+    await api2.close();
+    await new Promise((r) => setTimeout(r, 400));
+  });
+
   test("5. a valid Fabrikam certificate sending as woodgrovebank.com is refused; as fabrikam.com accepted unmarked", async () => {
     const c = await withWoodgrove(fab, [fabrikam.certPem]);
     assert.match((await c.cmd("MAIL FROM:<a@woodgrovebank.com>")).text, /^451 4\.7\.5 Domain security: The certificate names fabrikam\.com; none matches woodgrovebank\.com/);
