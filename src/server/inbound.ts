@@ -55,6 +55,11 @@ function peerSummary(s: SessionInfo): { subject: string; issuer: string; thumbpr
 
 export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveHooks {
   const log = (s: SessionInfo, event: LogEvent, data: string, context?: string) => {
+    if (event === "*" && data.startsWith("TLS handshake failed: ")) {
+      // Counted by reason (OpenSSL's message without its numeric prefix), logged or not.
+      const reason = data.slice(22).replace(/^[0-9A-F]+:error:[0-9A-F]+:/i, "").slice(0, 80);
+      metrics.tlsHandshakeFailures.inc({ reason });
+    }
     const state = st(s);
     // The "+" line comes before onConnect: take the connector from the current snapshot then.
     const connector = state.connector ?? deps.snapshot().connectors.find((c) => c.config.name === connectorName);

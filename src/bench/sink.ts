@@ -1,0 +1,82 @@
+// What reached each server's sink, read from the server's own records: a
+// message counts only when its queue id (from the 250 reply) shows up there.
+//   Sealpost: DELIVER events in the message tracking log (DIR/logs/tracking,
+//             one file per worker), written after the copy is in the Maildir
+//             (or, with the discard sink, after the message was taken off the spool).
+//   Postfix:  "status=sent" lines of the discard(8) transport in its maillog.
+// Files are read incrementally (each poll reads only what was appended).
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import path from "node:path";
+
+export class SinkReader {
+  private readonly offsets = new Map<string, number>();
+  private readonly partial = new Map<string, string>();
+  readonly ids = new Set<string>();
+
+  constructor(
+    /** A folder (every file in it is read) or one file. */
+    private readonly where: string,
+    /** Captures the queue id of a delivered message in group 1. */
+    private readonly pattern: RegExp,
+    private readonly fileFilter: (name: string) => boolean = () => true,
+  ) {}
+
+  static sealpost(dataDir: string): SinkReader {
+    return new SinkReader(path.join(dataDir, "logs", "tracking"), /"eventId":"DELIVER".*?"internalId":"([0-9a-f]+)"/, (n) => n.startsWith("MSGTRK"));
+  }
+
+  static postfix(maillog: string): SinkReader {
+    return new SinkReader(maillog, /postfix\/discard\[\d+\]: ([0-9A-Za-z]+): to=.*status=sent/);
+  }
+
+  private files(): string[] {
+    if (!existsSync(this.where)) return [];
+    if (statSync(this.where).isFile()) return [this.where];
+    return readdirSync(this.where)
+      .filter(this.fileFilter)
+      .map((n) => path.join(this.where, n));
+  }
+
+  /** Reads what was appended since the last poll; returns the number of ids seen so far. */
+  poll(): number {
+    for (const file of this.files()) {
+      const from = this.offsets.get(file) ?? 0;
+      const size = statSync(file).size;
+      if (size <= from) continue;
+      const buf = Buffer.alloc(size - from);
+      const fd = openSync(file, "r");
+      try {
+        readSync(fd, buf, 0, buf.length, from);
+      } finally {
+        closeSync(fd);
+      }
+      this.offsets.set(file, size);
+      const text = (this.partial.get(file) ?? "") + buf.toString("utf8");
+      const lines = text.split("\n");
+      this.partial.set(file, lines.pop() ?? "");
+      for (const line of lines) {
+        const m = this.pattern.exec(line);
+        if (m?.[1]) this.ids.add(m[1]);
+      }
+    }
+    return this.ids.size;
+  }
+
+  /** How many of `ids` reached the sink. */
+  countOf(ids: string[]): number {
+    let n = 0;
+    for (const id of ids) if (this.ids.has(id)) n++;
+    return n;
+  }
+
+  /** Polls until every one of `ids` reached the sink or `timeoutMs` passed; returns how many did. */
+  async waitFor(ids: string[], timeoutMs: number): Promise<number> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      this.poll();
+      const n = this.countOf(ids);
+      if (n === ids.length || Date.now() > end) return n;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
