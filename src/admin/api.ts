@@ -4,6 +4,7 @@ import { CertificateAdmin } from "./certificates.js";
 import { openServerContext, setServerName, type ServerContext } from "./context.js";
 import { ConnectorAdmin } from "./connectors.js";
 import { PartnerAdmin } from "./partners.js";
+import { SendConnectorAdmin } from "./send-connectors.js";
 import { TransportAdmin } from "./transport.js";
 import { TrustAdmin } from "./trust.js";
 
@@ -13,6 +14,7 @@ export class AdminApi {
   readonly partners: PartnerAdmin;
   readonly transport: TransportAdmin;
   readonly connectors: ConnectorAdmin;
+  readonly sendConnectors: SendConnectorAdmin;
 
   constructor(readonly ctx: ServerContext) {
     this.certificates = new CertificateAdmin(ctx);
@@ -20,6 +22,7 @@ export class AdminApi {
     this.partners = new PartnerAdmin(ctx);
     this.transport = new TransportAdmin(ctx);
     this.connectors = new ConnectorAdmin(ctx);
+    this.sendConnectors = new SendConnectorAdmin(ctx);
   }
 
   static open(dataDir: string, opts: { now?: () => Date } = {}): AdminApi {

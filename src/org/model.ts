@@ -95,3 +95,50 @@ export const DEFAULT_TRANSPORT_CONFIG: TransportConfig = {
   authservId: null,
   useSystemTrustStore: true,
 };
+
+export interface AddressSpace {
+  /** Normalized domain, "*" (everything) or "*.example.com" (subdomains). */
+  domain: string;
+  cost: number;
+}
+
+export interface SendConnector {
+  name: string;
+  enabled: boolean;
+  addressSpaces: AddressSpace[];
+  dnsRoutingEnabled: boolean;
+  /** "host" or "host:port" or "[IP]"; used when DNS routing is off */
+  smartHosts: string[];
+  port: number;
+  /** EHLO name and the name our certificate must carry; null: the server's name */
+  fqdn: string | null;
+  domainSecureEnabled: boolean;
+  requireTLS: boolean;
+  ignoreSTARTTLS: boolean;
+  /** seconds */
+  connectionInactivityTimeout: number;
+  maxMessageSize: number;
+  /** servers allowed to use this connector; empty: every edge */
+  sourceTransportServers: string[];
+  protocolLoggingLevel: LoggingLevel;
+}
+
+export function defaultSendConnector(name: string, overrides: Partial<SendConnector> = {}): SendConnector {
+  return {
+    name,
+    enabled: true,
+    addressSpaces: [{ domain: "*", cost: 1 }],
+    dnsRoutingEnabled: true,
+    smartHosts: [],
+    port: 25,
+    fqdn: null,
+    domainSecureEnabled: false,
+    requireTLS: false,
+    ignoreSTARTTLS: false,
+    connectionInactivityTimeout: 600,
+    maxMessageSize: 10 * MB,
+    sourceTransportServers: [],
+    protocolLoggingLevel: "None",
+    ...overrides,
+  };
+}

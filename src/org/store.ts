@@ -11,7 +11,7 @@ export interface TrustedCertificateRecord {
   addedAt: Date;
 }
 
-import { DEFAULT_TRANSPORT_CONFIG, type AcceptedDomain, type Mailbox, type ReceiveConnector, type TransportConfig } from "./model.js";
+import { DEFAULT_TRANSPORT_CONFIG, type AcceptedDomain, type Mailbox, type ReceiveConnector, type SendConnector, type TransportConfig } from "./model.js";
 
 /** The organization-wide settings (Get-/Set-TransportConfig). */
 export type OrgSettings = TransportConfig;
@@ -67,6 +67,11 @@ export interface OrgStore {
   addReceiveConnector(c: ReceiveConnector): Promise<ReceiveConnector>;
   updateReceiveConnector(server: string, name: string, edit: (current: ReceiveConnector) => Partial<ReceiveConnector>): Promise<ReceiveConnector>;
   removeReceiveConnector(server: string, name: string): Promise<void>;
+
+  listSendConnectors(): Promise<SendConnector[]>;
+  addSendConnector(c: SendConnector): Promise<SendConnector>;
+  updateSendConnector(name: string, edit: (current: SendConnector) => Partial<SendConnector>): Promise<SendConnector>;
+  removeSendConnector(name: string): Promise<void>;
 
   /** Advances with every committed change; edges and workers poll it to reload. */
   version(): Promise<number>;

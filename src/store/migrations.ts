@@ -88,4 +88,19 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       INSERT INTO org_version (id, version) VALUES (1, 1);
     `);
   },
+  // 4: send connectors (the "Internet" connector is created with the organization).
+  (db) => {
+    db.exec(`
+      CREATE TABLE org_send_connectors (
+        name    TEXT PRIMARY KEY COLLATE NOCASE,
+        config  TEXT NOT NULL             -- JSON SendConnector
+      );
+    `);
+    const internet = {
+      name: "Internet", enabled: true, addressSpaces: [{ domain: "*", cost: 1 }], dnsRoutingEnabled: true, smartHosts: [], port: 25,
+      fqdn: null, domainSecureEnabled: false, requireTLS: false, ignoreSTARTTLS: false, connectionInactivityTimeout: 600,
+      maxMessageSize: 10 * 1024 * 1024, sourceTransportServers: [], protocolLoggingLevel: "None",
+    };
+    db.prepare("INSERT INTO org_send_connectors (name, config) VALUES (?, ?)").run("Internet", JSON.stringify(internet));
+  },
 ];

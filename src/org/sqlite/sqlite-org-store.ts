@@ -3,7 +3,7 @@
 import { SealpostError } from "../../errors/errors.js";
 import type { Db } from "../../store/sqlite.js";
 import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, type OrgSettings, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
-import type { AcceptedDomain, Mailbox, ReceiveConnector } from "../model.js";
+import type { AcceptedDomain, Mailbox, ReceiveConnector, SendConnector } from "../model.js";
 
 interface TrustedRow {
   kind: TrustedKind;
@@ -114,6 +114,40 @@ export class SqliteOrgStore implements OrgStore {
     this.write(() => {
       const r = this.db.prepare("DELETE FROM org_mailboxes WHERE address = ?").run(address);
       if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No mailbox has the address ${address}.`);
+    });
+  }
+
+  // ---- send connectors
+
+  async listSendConnectors(): Promise<SendConnector[]> {
+    return (this.db.prepare("SELECT config FROM org_send_connectors ORDER BY name").all() as Array<{ config: string }>).map((r) => JSON.parse(r.config) as SendConnector);
+  }
+
+  async addSendConnector(c: SendConnector): Promise<SendConnector> {
+    return this.write(() => {
+      if (this.db.prepare("SELECT 1 FROM org_send_connectors WHERE name = ?").get(c.name)) {
+        throw new SealpostError("ALREADY_EXISTS", `The send connector ${c.name} already exists.`);
+      }
+      this.db.prepare("INSERT INTO org_send_connectors (name, config) VALUES (?, ?)").run(c.name, JSON.stringify(c));
+      return c;
+    });
+  }
+
+  async updateSendConnector(name: string, edit: (current: SendConnector) => Partial<SendConnector>): Promise<SendConnector> {
+    return this.write(() => {
+      const row = this.db.prepare("SELECT config FROM org_send_connectors WHERE name = ?").get(name) as { config: string } | undefined;
+      if (!row) throw new SealpostError("NOT_FOUND", `No send connector is named ${name} (Get-SendConnector lists them).`);
+      const current = JSON.parse(row.config) as SendConnector;
+      const next = { ...current, ...edit(current), name: current.name };
+      this.db.prepare("UPDATE org_send_connectors SET config = ? WHERE name = ?").run(JSON.stringify(next), current.name);
+      return next;
+    });
+  }
+
+  async removeSendConnector(name: string): Promise<void> {
+    this.write(() => {
+      const r = this.db.prepare("DELETE FROM org_send_connectors WHERE name = ?").run(name);
+      if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No send connector is named ${name}.`);
     });
   }
 

@@ -1,0 +1,171 @@
+// Postfix under test: Debian's package, run as a private instance whose
+// config_directory, queue_directory and data_directory live in the
+// benchmark's work folder (`postfix -c DIR start|stop`). The system's
+// /etc/postfix is never read for settings nor written.
+//
+// Equivalent to Sealpost's setup: smtpd on HOST:2525 only,
+// smtpd_tls_security_level = encrypt, smtpd_tls_req_ccert = yes (a client
+// certificate that verifies against the same root), the same ECDSA P-256
+// server certificate and chain, its durable queue (cleanup fsyncs each
+// queue file before the 250), and every recipient delivered by the discard
+// transport, i.e. dropped right after the queue.
+import { execFileSync, spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { LOCAL_DOMAIN, SERVER_NAME, type BenchPki } from "./pki.js";
+
+const POSTFIX = "/usr/sbin/postfix";
+
+function run(args: string[]): string {
+  const r = spawnSync(POSTFIX, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`postfix ${args.join(" ")} failed (${r.status ?? r.signal}): ${r.stdout}${r.stderr}`);
+  return `${r.stdout}${r.stderr}`;
+}
+
+/** Installs Debian's postfix when it is missing (without configuring the system instance). */
+export function ensurePostfix(log: (l: string) => void): string {
+  if (!existsSync(POSTFIX)) {
+    if (process.getuid?.() !== 0) throw new Error("Postfix is not installed and installing it needs root: run `apt-get install -y postfix` (choose 'No configuration'), or use --smoke.");
+    log("installing Debian's postfix package (apt-get install -y postfix, 'No configuration') ...");
+    execFileSync("sh", ["-c", "echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections"]);
+    const r = spawnSync("apt-get", ["install", "-y", "postfix"], { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    if (r.status !== 0 || !existsSync(POSTFIX)) {
+      throw new Error(`could not install postfix (apt-get install -y postfix exited ${r.status}); run 'apt-get update' first or install it yourself:\n${(r.stderr ?? "").slice(-2000)}`);
+    }
+  }
+  return spawnSync("/usr/sbin/postconf", ["-d", "-h", "mail_version"], { encoding: "utf8" }).stdout.trim();
+}
+
+export interface PostfixInstance {
+  dir: string;
+  maillog: string;
+  host: string;
+  port: number;
+  start(): void;
+  stop(): void;
+  masterPid(): number;
+}
+
+export function setupPostfix(work: string, pki: BenchPki, host: string, port: number): PostfixInstance {
+  const dir = path.join(work, "postfix");
+  const conf = path.join(dir, "conf");
+  const queue = path.join(dir, "queue");
+  const data = path.join(dir, "data");
+  const tlsDir = path.join(dir, "tls");
+  for (const d of [conf, queue, data, tlsDir]) mkdirSync(d, { recursive: true, mode: 0o755 });
+  // tlsmgr and the master's lock file live in data_directory, owned by the mail_owner.
+  const pw = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.startsWith("postfix:"))?.split(":");
+  if (!pw) throw new Error("the postfix user does not exist (is the package installed?)");
+  chownSync(data, Number(pw[2]), Number(pw[3]));
+  writeFileSync(path.join(tlsDir, "ca.pem"), pki.root.certPem);
+  writeFileSync(path.join(tlsDir, "server.pem"), pki.serverChainPem);
+  writeFileSync(path.join(tlsDir, "server.key"), pki.server.keyPem as string, { mode: 0o600 });
+  const maillog = path.join(dir, "maillog");
+  writeFileSync(
+    path.join(conf, "main.cf"),
+    `# Written by the Sealpost benchmark (src/bench/postfix.ts).
+compatibility_level = 3.6
+queue_directory = ${queue}
+data_directory = ${data}
+maillog_file = ${maillog}
+maillog_file_prefixes = ${dir}
+# The smtpd listener is bound to ${host}:${port} in master.cf; inet_interfaces
+# must name a configured interface address, so it is loopback's 127.0.0.1.
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = ${SERVER_NAME}
+mydomain = ${LOCAL_DOMAIN}
+mydestination = ${LOCAL_DOMAIN}
+mynetworks = 127.0.0.0/8
+local_recipient_maps =
+alias_maps =
+alias_database =
+biff = no
+enable_long_queue_ids = yes
+# Every delivery goes to the discard transport: dropped after the durable queue.
+local_transport = discard
+default_transport = discard
+relay_transport = discard
+smtpd_recipient_restrictions = permit_tls_all_clientcerts, permit_mynetworks, reject
+smtpd_relay_restrictions = permit_tls_all_clientcerts, permit_mynetworks, reject
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+default_process_limit = 200
+smtpd_timeout = 300s
+# Mutual TLS: required, with a client certificate that verifies against the benchmark's root.
+smtpd_tls_security_level = encrypt
+smtpd_tls_ask_ccert = yes
+smtpd_tls_req_ccert = yes
+smtpd_tls_CAfile = ${path.join(tlsDir, "ca.pem")}
+smtpd_tls_cert_file = ${path.join(tlsDir, "server.pem")}
+smtpd_tls_key_file = ${path.join(tlsDir, "server.key")}
+smtpd_tls_session_cache_database = btree:\${data_directory}/smtpd_scache
+smtpd_tls_session_cache_timeout = 3600s
+smtpd_tls_loglevel = 0
+`,
+  );
+  const svc = (name: string, type: string, priv: string, unpriv: string, wakeup: string, limit: string, cmd: string) =>
+    `${name.padEnd(18)} ${type.padEnd(10)} ${priv} ${unpriv} n ${wakeup.padEnd(6)} ${limit.padEnd(4)} ${cmd}`;
+  writeFileSync(
+    path.join(conf, "master.cf"),
+    [
+      "# Written by the Sealpost benchmark: no chroot, only the services this test needs.",
+      svc(`${host}:${port}`, "inet", "n", "-", "-", "-", "smtpd"),
+      svc("pickup", "unix", "n", "-", "60", "1", "pickup"),
+      svc("cleanup", "unix", "n", "-", "-", "0", "cleanup"),
+      svc("qmgr", "unix", "n", "-", "300", "1", "qmgr"),
+      svc("tlsmgr", "unix", "-", "-", "1000?", "1", "tlsmgr"),
+      svc("rewrite", "unix", "-", "-", "-", "-", "trivial-rewrite"),
+      svc("bounce", "unix", "-", "-", "-", "0", "bounce"),
+      svc("defer", "unix", "-", "-", "-", "0", "bounce"),
+      svc("trace", "unix", "-", "-", "-", "0", "bounce"),
+      svc("verify", "unix", "-", "-", "-", "1", "verify"),
+      svc("flush", "unix", "n", "-", "1000?", "0", "flush"),
+      svc("proxymap", "unix", "-", "-", "-", "-", "proxymap"),
+      svc("showq", "unix", "n", "-", "-", "-", "showq"),
+      svc("error", "unix", "-", "-", "-", "-", "error"),
+      svc("retry", "unix", "-", "-", "-", "-", "error"),
+      svc("discard", "unix", "-", "-", "-", "-", "discard"),
+      svc("anvil", "unix", "-", "-", "-", "1", "anvil"),
+      svc("scache", "unix", "-", "-", "-", "1", "scache"),
+      svc("postlog", "unix-dgram", "n", "-", "-", "1", "postlogd"),
+      "",
+    ].join("\n"),
+  );
+  const pidFile = path.join(queue, "pid", "master.pid");
+  return {
+    dir,
+    maillog,
+    host,
+    port,
+    start() {
+      run(["-c", conf, "check"]);
+      run(["-c", conf, "start"]);
+    },
+    stop() {
+      if (existsSync(pidFile)) run(["-c", conf, "stop"]);
+    },
+    masterPid() {
+      return Number(readFileSync(pidFile, "utf8").trim());
+    },
+  };
+}
+
+/** Waits until something accepts TCP connections on host:port. */
+export async function waitListening(host: string, port: number, timeoutMs = 20_000): Promise<void> {
+  const net = await import("node:net");
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host, port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,129 @@
+// The benchmark's figures: one record per run, medians per scenario and
+// server, the printed table and the RATIO / IDLE lines scripts read.
+import type { LoadResult } from "./loadgen.js";
+import type { IdleResult } from "./idle.js";
+import type { MachineLimits } from "./limits.js";
+
+export type ServerName = "sealpost" | "postfix";
+
+export interface RunRecord {
+  scenario: string;
+  server: ServerName;
+  load: LoadResult;
+  /** Acknowledged messages whose queue id reached the sink. */
+  inSink: number;
+  /** Server process tree CPU from the start of the run until the sink had every message, s. */
+  serverCpuS: number;
+}
+
+export interface Row {
+  scenario: string;
+  server: ServerName;
+  runs: number;
+  msgsPerSec: number;
+  hsPerSec: number;
+  resumedPct: number;
+  p50: number;
+  p99: number;
+  serverCpuMsPerMsg: number;
+  genCpuMsPerMsg: number;
+  acked: number;
+  inSink: number;
+  failed: number;
+  failures: Record<string, number>;
+}
+
+export function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Messages per second counting only what reached the sink. */
+export function rate(r: RunRecord): number {
+  return r.inSink / (r.load.elapsedMs / 1000);
+}
+
+export function summarize(records: RunRecord[], scenario: string, server: ServerName): Row | undefined {
+  const rs = records.filter((r) => r.scenario === scenario && r.server === server);
+  if (rs.length === 0) return undefined;
+  const failures: Record<string, number> = {};
+  for (const r of rs) for (const [k, v] of Object.entries(r.load.failures)) failures[k] = (failures[k] ?? 0) + v;
+  return {
+    scenario,
+    server,
+    runs: rs.length,
+    msgsPerSec: median(rs.map(rate)),
+    hsPerSec: median(rs.map((r) => r.load.handshakes / (r.load.elapsedMs / 1000))),
+    resumedPct: median(rs.map((r) => (r.load.handshakes ? (100 * r.load.resumed) / r.load.handshakes : 0))),
+    p50: median(rs.map((r) => r.load.latencyP50)),
+    p99: median(rs.map((r) => r.load.latencyP99)),
+    serverCpuMsPerMsg: median(rs.map((r) => (r.load.acked ? (1000 * r.serverCpuS) / r.load.acked : 0))),
+    genCpuMsPerMsg: median(rs.map((r) => (r.load.acked ? r.load.cpuMs / r.load.acked : 0))),
+    acked: rs.reduce((a, r) => a + r.load.acked, 0),
+    inSink: rs.reduce((a, r) => a + r.inSink, 0),
+    failed: rs.reduce((a, r) => a + r.load.failed, 0),
+    failures,
+  };
+}
+
+export function runLine(r: RunRecord): string {
+  const l = r.load;
+  const s = l.elapsedMs / 1000;
+  const lost = l.acked - r.inSink;
+  return (
+    `  ${r.scenario.padEnd(22)} ${r.server.padEnd(8)} ${rate(r).toFixed(1).padStart(8)} msg/s  ${(l.handshakes / s).toFixed(1).padStart(7)} hs/s` +
+    `${l.resumed ? ` (${l.resumed} resumed)` : ""}  p50 ${l.latencyP50.toFixed(1)} ms  p99 ${l.latencyP99.toFixed(1)} ms  ` +
+    `server CPU ${r.serverCpuS.toFixed(2)} s  generator CPU ${(l.cpuMs / 1000).toFixed(2)} s  ${l.acked} acked, ${r.inSink} in sink` +
+    `${lost ? `, ${lost} LOST` : ""}${l.failed ? `, ${l.failed} failed (${Object.entries(l.failures).map(([k, v]) => `${k}: ${v}`).join("; ")})` : ""}`
+  );
+}
+
+const COLUMNS: Array<[string, number]> = [
+  ["scenario", 22], ["server", 8], ["runs", 4], ["msg/s", 8], ["hs/s", 8], ["resumed", 7], ["p50 ms", 7], ["p99 ms", 7],
+  ["srv CPU ms/msg", 14], ["gen CPU ms/msg", 14], ["acked", 7], ["in sink", 7], ["failed", 6],
+];
+
+export function table(rows: Row[]): string {
+  const cell = (v: string, w: number, left = false) => (left ? v.padEnd(w) : v.padStart(w));
+  const head = "| " + COLUMNS.map(([n, w], i) => cell(n, w, i < 2)).join(" | ") + " |";
+  const sep = "|" + COLUMNS.map(([, w], i) => (i < 2 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|";
+  const lines = rows.map((r) => {
+    const v = [
+      r.scenario, r.server, String(r.runs), r.msgsPerSec.toFixed(1), r.hsPerSec.toFixed(1), `${r.resumedPct.toFixed(0)}%`,
+      r.p50.toFixed(1), r.p99.toFixed(1), r.serverCpuMsPerMsg.toFixed(2), r.genCpuMsPerMsg.toFixed(2), String(r.acked), String(r.inSink), String(r.failed),
+    ];
+    return "| " + v.map((x, i) => cell(x, (COLUMNS[i] as [string, number])[1], i < 2)).join(" | ") + " |";
+  });
+  return [head, sep, ...lines].join("\n");
+}
+
+export function limitsText(m: MachineLimits, extra: string[]): string {
+  return [
+    `machine: ${m.cpus} CPU(s); ECDSA P-256 (openssl speed): ${m.ecdsaSignPerSec.toFixed(0)} sign/s, ${m.ecdsaVerifyPerSec.toFixed(0)} verify/s; ` +
+      `bare mutual-TLS handshakes (openssl s_server/s_time -new, ${m.mtlsProtocol}, sequential): ${m.mtlsHandshakesPerSec.toFixed(0)}/s; ` +
+      `write(10 KiB)+fdatasync: ${m.fsyncPerSec.toFixed(0)}/s`,
+    ...extra,
+  ].join("\n");
+}
+
+export function idleText(r: IdleResult): string {
+  const f = Object.entries(r.failures);
+  return (
+    `idle sessions: ${r.opened} open (TLS + client certificate + EHLO) in ${r.openSeconds.toFixed(1)} s; server tree RSS ${r.baselineMb.toFixed(0)} MB before, ` +
+    `${r.loadedMb.toFixed(0)} MB with them open (${r.processes} processes), ${r.perSessionKb.toFixed(1)} KB per session` +
+    (f.length ? `; failures: ${f.map(([k, v]) => `${k}: ${v}`).join("; ")}` : "")
+  );
+}
+
+export function ratioLines(rows: Row[], scenarios: string[]): string[] {
+  const out: string[] = [];
+  for (const s of scenarios) {
+    const a = rows.find((r) => r.scenario === s && r.server === "sealpost");
+    const b = rows.find((r) => r.scenario === s && r.server === "postfix");
+    if (!a || !b || b.msgsPerSec === 0) continue;
+    out.push(`RATIO ${s} ${(a.msgsPerSec / b.msgsPerSec).toFixed(2)}`);
+  }
+  return out;
+}

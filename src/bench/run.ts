@@ -1,0 +1,226 @@
+// `npm run bench`: Sealpost against Postfix on this machine, in one run.
+//   npm run bench                 the full benchmark (about 10 minutes)
+//   npm run bench -- --quick      fewer messages per run, same scenarios (under 5 minutes)
+//   npm run bench -- --smoke      Sealpost only, a handful of messages (CI)
+// Options: --workers N (Sealpost's; default one per core), --runs R,
+// --scenarios a,b (names below), --no-idle, --no-limits, --sched none|rr
+// (NODE_CLUSTER_SCHED_POLICY for Sealpost's workers), --keep (leave the work folder).
+//
+// Both servers run at once on their own loopback addresses with the same
+// PKI; runs alternate Sealpost, Postfix, Sealpost, ... and each figure is
+// the median of its runs. docs/performance.md explains the method.
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { defaultWorkers } from "../server/cluster.js";
+import { idleSessions } from "./idle.js";
+import { fsyncRate, handshakeRate, opensslSpeed, type MachineLimits } from "./limits.js";
+import { runLoad, type LoadOptions } from "./loadgen.js";
+import { CLIENT_NAME, createPki, PARTNER_DOMAIN, SERVER_NAME, type BenchPki } from "./pki.js";
+import { ensurePostfix, setupPostfix, waitListening, type PostfixInstance } from "./postfix.js";
+import { treeCpuSeconds, treeSummary } from "./procstat.js";
+import { idleText, limitsText, ratioLines, runLine, summarize, table, type Row, type RunRecord, type ServerName } from "./report.js";
+import { configureSealpost, SINK_MAILBOX, startSealpost, type RunningSealpost } from "./sealpost.js";
+import { SinkReader } from "./sink.js";
+
+interface Scenario {
+  name: string;
+  connections: number;
+  perConnection: number;
+  total: number;
+  quickTotal: number;
+  resume: boolean;
+}
+
+export const SCENARIOS: Scenario[] = [
+  { name: "mtls-inbound-1", connections: 16, perConnection: 1, total: 2000, quickTotal: 600, resume: false },
+  { name: "mtls-inbound-20", connections: 16, perConnection: 20, total: 8000, quickTotal: 3200, resume: false },
+  { name: "mtls-inbound-1-c64", connections: 64, perConnection: 1, total: 2000, quickTotal: 640, resume: false },
+  { name: "mtls-inbound-20-c64", connections: 64, perConnection: 20, total: 8000, quickTotal: 3200, resume: false },
+  { name: "mtls-inbound-1-resume", connections: 16, perConnection: 1, total: 2000, quickTotal: 600, resume: true },
+];
+const IDLE_SESSIONS = 5000;
+const SIZE = 10 * 1024;
+const PORT = 2525;
+
+const log = (l: string) => process.stdout.write(`${l}\n`);
+const randomHost = () => `127.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Target {
+  name: ServerName;
+  host: string;
+  pid: () => number;
+  sink: SinkReader;
+}
+
+function loadOptions(pki: BenchPki, t: Target, s: Pick<Scenario, "connections" | "perConnection" | "resume">, total: number): LoadOptions {
+  return {
+    host: t.host,
+    port: PORT,
+    servername: SERVER_NAME,
+    ehlo: CLIENT_NAME,
+    key: pki.client.keyPem as string,
+    cert: pki.clientChainPem,
+    connections: s.connections,
+    perConnection: s.perConnection,
+    total,
+    size: SIZE,
+    resume: s.resume,
+    mailFrom: `bench@${PARTNER_DOMAIN}`,
+    rcptTo: SINK_MAILBOX,
+  };
+}
+
+/** One measured run: load, then wait until the sink has every acknowledged message. */
+async function measure(pki: BenchPki, t: Target, s: Scenario, total: number): Promise<RunRecord> {
+  const cpu0 = treeCpuSeconds(t.pid());
+  const load = await runLoad(loadOptions(pki, t, s, total));
+  const inSink = await t.sink.waitFor(load.ids, 120_000);
+  const serverCpuS = treeCpuSeconds(t.pid()) - cpu0;
+  return { scenario: s.name, server: t.name, load, inSink, serverCpuS };
+}
+
+async function machineLimits(pki: BenchPki, work: string): Promise<MachineLimits> {
+  const speed = opensslSpeed(2);
+  const hs = await handshakeRate(pki, work, randomHost(), 3);
+  return {
+    ecdsaSignPerSec: speed.sign,
+    ecdsaVerifyPerSec: speed.verify,
+    mtlsHandshakesPerSec: hs.rate,
+    mtlsProtocol: hs.protocol,
+    fsyncPerSec: fsyncRate(work, 2),
+    cpus: os.availableParallelism?.() ?? os.cpus().length,
+  };
+}
+
+async function main(): Promise<number> {
+  const { values: v } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      smoke: { type: "boolean", default: false },
+      workers: { type: "string" },
+      runs: { type: "string" },
+      scenarios: { type: "string" },
+      "no-idle": { type: "boolean", default: false },
+      "no-limits": { type: "boolean", default: false },
+      sched: { type: "string" },
+      keep: { type: "boolean", default: false },
+    },
+  });
+  const workers = v.workers !== undefined ? Number(v.workers) : v.smoke ? 1 : defaultWorkers();
+  const runs = v.runs !== undefined ? Number(v.runs) : 3;
+  const wanted = v.scenarios ? v.scenarios.split(",") : SCENARIOS.map((s) => s.name);
+  const scenarios = SCENARIOS.filter((s) => wanted.includes(s.name));
+  const work = mkdtempSync(path.join(os.tmpdir(), "sealpost-bench-"));
+  // Postfix's daemons (user postfix) must reach their queue and data folders.
+  chmodSync(work, 0o755);
+  let pki: BenchPki | undefined;
+  let sealpost: RunningSealpost | undefined;
+  let postfix: PostfixInstance | undefined;
+  let postfixStarted = false;
+  const cleanup = async () => {
+    if (postfixStarted) {
+      try {
+        postfix?.stop();
+      } catch (e) {
+        log(`warning: stopping postfix: ${(e as Error).message}`);
+      }
+      postfixStarted = false;
+    }
+    await sealpost?.stop();
+    sealpost = undefined;
+    await pki?.close();
+    pki = undefined;
+    if (!v.keep) rmSync(work, { recursive: true, force: true });
+  };
+  const onSignal = () => void cleanup().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    pki = await createPki();
+    const spHost = randomHost();
+    const dataDir = path.join(work, "sealpost");
+    await configureSealpost(dataDir, pki, `${spHost}:${PORT}`);
+    sealpost = await startSealpost(dataDir, workers, v.sched ? { NODE_CLUSTER_SCHED_POLICY: v.sched } : {});
+    const sp: Target = { name: "sealpost", host: spHost, pid: () => (sealpost as RunningSealpost).pid, sink: SinkReader.sealpost(dataDir) };
+    await waitListening(spHost, PORT);
+    log(`Sealpost: ${spHost}:${PORT}, ${workers === 0 ? "one process" : `${workers} worker(s)`}${v.sched ? `, scheduling ${v.sched}` : ""}, data ${dataDir} [${treeSummary(sp.pid())}]`);
+
+    if (v.smoke) return await smoke(pki, sp);
+
+    const version = ensurePostfix(log);
+    const pfHost = randomHost();
+    postfix = setupPostfix(work, pki, pfHost, PORT);
+    postfix.start();
+    postfixStarted = true;
+    await waitListening(pfHost, PORT);
+    const pfx = postfix;
+    const pf: Target = { name: "postfix", host: pfHost, pid: () => pfx.masterPid(), sink: SinkReader.postfix(pfx.maillog) };
+    log(`Postfix ${version}: ${pfHost}:${PORT}, config ${postfix.dir}/conf [${treeSummary(pf.pid())}]`);
+
+    const limits = v["no-limits"] ? undefined : await machineLimits(pki, work);
+    if (limits) log(limitsText(limits, []));
+
+    // Warm-up: JIT, the verdict and CRL caches, Postfix's process pool; not measured.
+    for (const t of [sp, pf]) {
+      await measure(pki, t, { ...(SCENARIOS[0] as Scenario), name: "warm-up" }, 200);
+      await measure(pki, t, { ...(SCENARIOS[1] as Scenario), name: "warm-up" }, 400);
+    }
+    log(`${v.quick ? "quick" : "full"} run: ${runs} runs per server and scenario, alternating Sealpost and Postfix; ${SIZE} octet messages`);
+    const records: RunRecord[] = [];
+    for (const s of scenarios) {
+      const total = v.quick ? s.quickTotal : s.total;
+      log(`${s.name}: C=${s.connections}, ${s.perConnection} message(s) per connection, N=${total}${s.resume ? ", TLS session resumption" : ""}`);
+      for (let i = 0; i < runs; i++) {
+        for (const t of [sp, pf]) {
+          const r = await measure(pki, t, s, total);
+          records.push(r);
+          log(runLine(r));
+          await sleep(500);
+        }
+      }
+    }
+    const rows = scenarios.flatMap((s) => [summarize(records, s.name, "sealpost"), summarize(records, s.name, "postfix")]).filter((r): r is Row => r !== undefined);
+    const idle = v["no-idle"] ? undefined : await idleSessions(loadOptions(pki, sp, SCENARIOS[0] as Scenario, 0), sp.pid(), IDLE_SESSIONS);
+    if (idle) log(idleText(idle));
+
+    log("");
+    log(`Sealpost (${workers === 0 ? "one process" : `${workers} worker(s)`}) vs Postfix ${version}, ${SIZE}-octet messages, medians of ${runs} runs each, msg/s counts only messages found in the sink`);
+    if (limits) log(limitsText(limits, []));
+    log(table(rows));
+    const lost = rows.reduce((a, r) => a + (r.acked - r.inSink), 0);
+    log(lost === 0 ? "no acknowledged message was lost (every queue id from a 250 reply was found in the server's sink)" : `WARNING: ${lost} acknowledged message(s) never reached the sink`);
+    for (const r of rows.filter((x) => x.failed > 0)) log(`failures ${r.scenario} ${r.server}: ${Object.entries(r.failures).map(([k, n]) => `${k}: ${n}`).join("; ")}`);
+    for (const line of ratioLines(rows, scenarios.map((s) => s.name))) log(line);
+    if (idle) log(`IDLE-5000-MB ${Math.round(idle.loadedMb)}`);
+    return lost === 0 ? 0 : 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await cleanup();
+  }
+}
+
+/** CI: a few messages through Sealpost only; exit 0 when they all reached the sink. */
+async function smoke(pki: BenchPki, sp: Target): Promise<number> {
+  const s: Scenario = { name: "smoke", connections: 4, perConnection: 5, total: 20, quickTotal: 20, resume: false };
+  const a = await measure(pki, sp, s, 20);
+  log(runLine(a));
+  const b = await measure(pki, sp, { ...s, name: "smoke-resume", perConnection: 1, total: 8, resume: true }, 8);
+  log(runLine(b));
+  const ok = a.load.acked === 20 && a.inSink === 20 && b.load.acked === 8 && b.inSink === 8 && b.load.resumed > 0;
+  log(ok ? "SMOKE OK: 28 messages acknowledged and found in the sink, TLS sessions resumed" : "SMOKE FAILED");
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
