@@ -22,9 +22,8 @@ export class BenchError extends Error {
 
 export interface TlsClientOptions {
   servername: string;
-  key: string;
-  /** Leaf + chain, PEM. */
-  cert: string;
+  /** The client key and certificate chain, made once (tls.createSecureContext) and shared by every connection. */
+  context: tls.SecureContext;
   /** A session (ticket) from an earlier connection to resume. */
   session?: Buffer;
   /** Called with every session (ticket) the server sends. */
@@ -153,8 +152,7 @@ export class BenchConnection {
       const s = tls.connect({
         socket: raw,
         servername: t.servername,
-        key: t.key,
-        cert: t.cert,
+        secureContext: t.context,
         // The generator stands for the sending side only; verifying the
         // server's chain would spend the shared cores on the client.
         rejectUnauthorized: false,

@@ -3,7 +3,7 @@
 // and EHLO, leaves them idle, and reads the resident memory of the server's
 // whole process tree once they are all open (and again after they closed).
 import { BenchConnection, BenchError } from "./client.js";
-import type { LoadOptions } from "./loadgen.js";
+import { clientContext, type LoadOptions } from "./loadgen.js";
 import { treeRssMb } from "./procstat.js";
 
 export interface IdleResult {
@@ -26,6 +26,7 @@ export async function idleSessions(
   settleMs = 3000,
 ): Promise<IdleResult> {
   const baseline = treeRssMb(serverPid);
+  const context = clientContext(o);
   const open: BenchConnection[] = [];
   const failures: Record<string, number> = {};
   let next = 0;
@@ -36,7 +37,7 @@ export async function idleSessions(
       let c: BenchConnection | undefined;
       try {
         c = await BenchConnection.connect(o.host, o.port, 60_000);
-        await c.open(o.ehlo, { servername: o.servername, key: o.key, cert: o.cert });
+        await c.open(o.ehlo, { servername: o.servername, context });
         open.push(c);
       } catch (e) {
         c?.close();

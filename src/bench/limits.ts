@@ -8,6 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, fdatasyncSync, openSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import type { BenchPki } from "./pki.js";
+import { waitListening } from "./postfix.js";
 
 export interface MachineLimits {
   ecdsaSignPerSec: number;
@@ -55,15 +56,16 @@ export async function handshakeRate(pki: BenchPki, dir: string, host: string, se
   const server = spawn(
     "openssl",
     ["s_server", "-quiet", "-accept", `${host}:${port}`, "-cert", pki.server.certPath, "-key", pki.server.keyPath as string, "-cert_chain", chainFile, "-CAfile", caFile, "-Verify", "2"],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    // Its verify lines go nowhere: an unread pipe would fill and stall it.
+    { stdio: "ignore" },
   );
+  // Never left behind, even when the benchmark is interrupted meanwhile.
+  const reap = () => server.kill("SIGTERM");
+  process.once("exit", reap);
   try {
-    // Wait for the listener.
-    for (let i = 0; i < 50; i++) {
-      const probe = spawnSync("openssl", ["s_client", "-connect", `${host}:${port}`, "-cert", pki.client.certPath, "-key", pki.client.keyPath as string], { input: "", encoding: "utf8", timeout: 5000 });
-      if (/Protocol\s*:\s*(\S+)/.test(probe.stdout ?? "")) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitListening(host, port);
+    const probe = spawnSync("openssl", ["s_client", "-brief", "-connect", `${host}:${port}`, "-cert", pki.client.certPath, "-key", pki.client.keyPath as string], { input: "", encoding: "utf8", timeout: 5000 });
+    const protocol = /Protocol version: (\S+)/.exec(`${probe.stdout}${probe.stderr}`)?.[1] ?? "?";
     const t0 = performance.now();
     const out = await new Promise<string>((resolve) => {
       const c = spawn("openssl", ["s_time", "-connect", `${host}:${port}`, "-new", "-time", String(seconds), "-cert", pki.client.certPath, "-key", pki.client.keyPath as string]);
@@ -76,9 +78,9 @@ export async function handshakeRate(pki: BenchPki, dir: string, host: string, se
     // "1234 connections in 4 real seconds, ...": whole seconds only, so the wall time is ours.
     const real = /(\d+) connections in \d+ real seconds/.exec(out);
     const rate = real ? Number(real[1]) / wall : 0;
-    const proto = spawnSync("openssl", ["s_client", "-connect", `${host}:${port}`, "-cert", pki.client.certPath, "-key", pki.client.keyPath as string], { input: "", encoding: "utf8", timeout: 5000 });
-    return { rate, protocol: /Protocol\s*:\s*(\S+)/.exec(proto.stdout ?? "")?.[1] ?? /New, (TLSv[\d.]+)/.exec(proto.stdout ?? "")?.[1] ?? "?" };
+    return { rate, protocol };
   } finally {
+    process.off("exit", reap);
     server.kill("SIGTERM");
   }
 }

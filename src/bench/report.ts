@@ -4,7 +4,8 @@ import type { LoadResult } from "./loadgen.js";
 import type { IdleResult } from "./idle.js";
 import type { MachineLimits } from "./limits.js";
 
-export type ServerName = "sealpost" | "postfix";
+/** "sealpost", "postfix", or "sealpost-b" (an A/B variant). */
+export type ServerName = string;
 
 export interface RunRecord {
   scenario: string;
@@ -14,6 +15,8 @@ export interface RunRecord {
   inSink: number;
   /** Server process tree CPU from the start of the run until the sink had every message, s. */
   serverCpuS: number;
+  /** fsync + fdatasync calls on the machine over the same span (perf stat), when countable. */
+  fsyncs?: number;
 }
 
 export interface Row {
@@ -27,6 +30,8 @@ export interface Row {
   p99: number;
   serverCpuMsPerMsg: number;
   genCpuMsPerMsg: number;
+  /** Median fsync + fdatasync calls per acknowledged message; undefined when not counted. */
+  fsyncsPerMsg: number | undefined;
   acked: number;
   inSink: number;
   failed: number;
@@ -61,6 +66,7 @@ export function summarize(records: RunRecord[], scenario: string, server: Server
     p99: median(rs.map((r) => r.load.latencyP99)),
     serverCpuMsPerMsg: median(rs.map((r) => (r.load.acked ? (1000 * r.serverCpuS) / r.load.acked : 0))),
     genCpuMsPerMsg: median(rs.map((r) => (r.load.acked ? r.load.cpuMs / r.load.acked : 0))),
+    fsyncsPerMsg: rs.every((r) => r.fsyncs !== undefined && r.load.acked > 0) ? median(rs.map((r) => (r.fsyncs as number) / r.load.acked)) : undefined,
     acked: rs.reduce((a, r) => a + r.load.acked, 0),
     inSink: rs.reduce((a, r) => a + r.inSink, 0),
     failed: rs.reduce((a, r) => a + r.load.failed, 0),
@@ -73,16 +79,16 @@ export function runLine(r: RunRecord): string {
   const s = l.elapsedMs / 1000;
   const lost = l.acked - r.inSink;
   return (
-    `  ${r.scenario.padEnd(22)} ${r.server.padEnd(8)} ${rate(r).toFixed(1).padStart(8)} msg/s  ${(l.handshakes / s).toFixed(1).padStart(7)} hs/s` +
+    `  ${r.scenario.padEnd(22)} ${r.server.padEnd(10)} ${rate(r).toFixed(1).padStart(8)} msg/s  ${(l.handshakes / s).toFixed(1).padStart(7)} hs/s` +
     `${l.resumed ? ` (${l.resumed} resumed)` : ""}  p50 ${l.latencyP50.toFixed(1)} ms  p99 ${l.latencyP99.toFixed(1)} ms  ` +
-    `server CPU ${r.serverCpuS.toFixed(2)} s  generator CPU ${(l.cpuMs / 1000).toFixed(2)} s  ${l.acked} acked, ${r.inSink} in sink` +
+    `server CPU ${r.serverCpuS.toFixed(2)} s  generator CPU ${(l.cpuMs / 1000).toFixed(2)} s${r.fsyncs !== undefined ? `  ${r.fsyncs} fsyncs` : ""}  ${l.acked} acked, ${r.inSink} in sink` +
     `${lost ? `, ${lost} LOST` : ""}${l.failed ? `, ${l.failed} failed (${Object.entries(l.failures).map(([k, v]) => `${k}: ${v}`).join("; ")})` : ""}`
   );
 }
 
 const COLUMNS: Array<[string, number]> = [
-  ["scenario", 22], ["server", 8], ["runs", 4], ["msg/s", 8], ["hs/s", 8], ["resumed", 7], ["p50 ms", 7], ["p99 ms", 7],
-  ["srv CPU ms/msg", 14], ["gen CPU ms/msg", 14], ["acked", 7], ["in sink", 7], ["failed", 6],
+  ["scenario", 22], ["server", 10], ["runs", 4], ["msg/s", 8], ["hs/s", 8], ["resumed", 7], ["p50 ms", 7], ["p99 ms", 7],
+  ["srv CPU ms/msg", 14], ["gen CPU ms/msg", 14], ["fsync/msg", 9], ["acked", 7], ["in sink", 7], ["failed", 6],
 ];
 
 export function table(rows: Row[]): string {
@@ -92,7 +98,8 @@ export function table(rows: Row[]): string {
   const lines = rows.map((r) => {
     const v = [
       r.scenario, r.server, String(r.runs), r.msgsPerSec.toFixed(1), r.hsPerSec.toFixed(1), `${r.resumedPct.toFixed(0)}%`,
-      r.p50.toFixed(1), r.p99.toFixed(1), r.serverCpuMsPerMsg.toFixed(2), r.genCpuMsPerMsg.toFixed(2), String(r.acked), String(r.inSink), String(r.failed),
+      r.p50.toFixed(1), r.p99.toFixed(1), r.serverCpuMsPerMsg.toFixed(2), r.genCpuMsPerMsg.toFixed(2), r.fsyncsPerMsg === undefined ? "n/a" : r.fsyncsPerMsg.toFixed(2),
+      String(r.acked), String(r.inSink), String(r.failed),
     ];
     return "| " + v.map((x, i) => cell(x, (COLUMNS[i] as [string, number])[1], i < 2)).join(" | ") + " |";
   });

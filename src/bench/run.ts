@@ -2,9 +2,14 @@
 //   npm run bench                 the full benchmark (about 10 minutes)
 //   npm run bench -- --quick      fewer messages per run, same scenarios (under 5 minutes)
 //   npm run bench -- --smoke      Sealpost only, a handful of messages (CI)
-// Options: --workers N (Sealpost's; default one per core), --runs R,
-// --scenarios a,b (names below), --no-idle, --no-limits, --sched none|rr
-// (NODE_CLUSTER_SCHED_POLICY for Sealpost's workers), --keep (leave the work folder).
+// Options: --workers N (Sealpost's; default one per core but the generator's), --runs R,
+// --scenarios a,b (names below), --sealpost-only, --no-idle, --no-limits,
+// --no-fsync-count (skip perf stat's fsync count), --sched none|rr
+// (NODE_CLUSTER_SCHED_POLICY for Sealpost's workers), --ab "workers=1 sched=none
+// KEY=value" (a second Sealpost with other settings, measured alternately), --sealpost-sink
+// discard|maildir (default discard, as Postfix's), --profile DIR (V8 CPU
+// profiles of Sealpost's processes), --node-args "..." (for Sealpost's
+// processes, e.g. --perf-basic-prof), --keep (leave the work folder).
 //
 // Both servers run at once on their own loopback addresses with the same
 // PKI; runs alternate Sealpost, Postfix, Sealpost, ... and each figure is
@@ -15,12 +20,13 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { defaultWorkers } from "../server/cluster.js";
 import { idleSessions } from "./idle.js";
+import { startFsyncCounter } from "./fsyncs.js";
 import { fsyncRate, handshakeRate, opensslSpeed, type MachineLimits } from "./limits.js";
 import { runLoad, type LoadOptions } from "./loadgen.js";
 import { CLIENT_NAME, createPki, PARTNER_DOMAIN, SERVER_NAME, type BenchPki } from "./pki.js";
 import { ensurePostfix, setupPostfix, waitListening, type PostfixInstance } from "./postfix.js";
 import { treeCpuSeconds, treeSummary } from "./procstat.js";
-import { idleText, limitsText, ratioLines, runLine, summarize, table, type Row, type RunRecord, type ServerName } from "./report.js";
+import { idleText, limitsText, ratioLines, runLine, summarize, table, type Row, type RunRecord } from "./report.js";
 import { configureSealpost, SINK_MAILBOX, startSealpost, type RunningSealpost } from "./sealpost.js";
 import { SinkReader } from "./sink.js";
 
@@ -49,7 +55,7 @@ const randomHost = () => `127.${1 + Math.floor(Math.random() * 250)}.${1 + Math.
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Target {
-  name: ServerName;
+  name: string;
   host: string;
   pid: () => number;
   sink: SinkReader;
@@ -74,12 +80,14 @@ function loadOptions(pki: BenchPki, t: Target, s: Pick<Scenario, "connections" |
 }
 
 /** One measured run: load, then wait until the sink has every acknowledged message. */
-async function measure(pki: BenchPki, t: Target, s: Scenario, total: number): Promise<RunRecord> {
+async function measure(pki: BenchPki, t: Target, s: Scenario, total: number, countFsyncs = false): Promise<RunRecord> {
+  const fsyncs = countFsyncs ? await startFsyncCounter() : undefined;
   const cpu0 = treeCpuSeconds(t.pid());
   const load = await runLoad(loadOptions(pki, t, s, total));
   const inSink = await t.sink.waitFor(load.ids, 120_000);
   const serverCpuS = treeCpuSeconds(t.pid()) - cpu0;
-  return { scenario: s.name, server: t.name, load, inSink, serverCpuS };
+  const syncs = await fsyncs?.stop();
+  return { scenario: s.name, server: t.name, load, inSink, serverCpuS, ...(syncs !== undefined ? { fsyncs: syncs } : {}) };
 }
 
 async function machineLimits(pki: BenchPki, work: string): Promise<MachineLimits> {
@@ -95,21 +103,59 @@ async function machineLimits(pki: BenchPki, work: string): Promise<MachineLimits
   };
 }
 
+interface Variant {
+  name: string;
+  workers: number;
+  sched?: string;
+  sink: "discard" | "maildir";
+  env: Record<string, string>;
+}
+
+/** "--ab 'workers=1 sched=none sink=maildir ENV=value'": a second Sealpost, measured in the same run (A/B of settings). */
+function parseVariant(name: string, text: string, base: Variant): Variant {
+  const out: Variant = { ...base, name, env: { ...base.env } };
+  for (const kv of text.split(/\s+/).filter(Boolean)) {
+    const eq = kv.indexOf("=");
+    const k = eq < 0 ? kv : kv.slice(0, eq);
+    const val = eq < 0 ? "" : kv.slice(eq + 1);
+    if (k === "workers") out.workers = Number(val);
+    else if (k === "sched") out.sched = val;
+    else if (k === "sink") out.sink = val === "maildir" ? "maildir" : "discard";
+    else if (k) out.env[k] = val;
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   const { values: v } = parseArgs({
     options: {
       quick: { type: "boolean", default: false },
       smoke: { type: "boolean", default: false },
+      "sealpost-only": { type: "boolean", default: false },
       workers: { type: "string" },
       runs: { type: "string" },
       scenarios: { type: "string" },
       "no-idle": { type: "boolean", default: false },
       "no-limits": { type: "boolean", default: false },
+      "no-fsync-count": { type: "boolean", default: false },
       sched: { type: "string" },
+      ab: { type: "string" },
+      profile: { type: "string" },
+      "node-args": { type: "string" },
+      "sealpost-sink": { type: "string", default: "discard" },
       keep: { type: "boolean", default: false },
     },
   });
-  const workers = v.workers !== undefined ? Number(v.workers) : v.smoke ? 1 : defaultWorkers();
+  const base: Variant = {
+    name: "sealpost",
+    // One core is the load generator's: Sealpost gets a worker per remaining core (measured
+    // on 2 cores: one worker beats two by 4-18 %, docs/performance.md); --workers overrides.
+    workers: v.workers !== undefined ? Number(v.workers) : Math.max(1, defaultWorkers() - 1),
+    ...(v.sched ? { sched: v.sched } : {}),
+    sink: v["sealpost-sink"] === "maildir" ? "maildir" : "discard",
+    env: {},
+  };
+  const variants = [base, ...(v.ab ? [parseVariant("sealpost-b", v.ab, base)] : [])];
   const runs = v.runs !== undefined ? Number(v.runs) : 3;
   const wanted = v.scenarios ? v.scenarios.split(",") : SCENARIOS.map((s) => s.name);
   const scenarios = SCENARIOS.filter((s) => wanted.includes(s.name));
@@ -117,7 +163,7 @@ async function main(): Promise<number> {
   // Postfix's daemons (user postfix) must reach their queue and data folders.
   chmodSync(work, 0o755);
   let pki: BenchPki | undefined;
-  let sealpost: RunningSealpost | undefined;
+  const running: RunningSealpost[] = [];
   let postfix: PostfixInstance | undefined;
   let postfixStarted = false;
   const cleanup = async () => {
@@ -129,65 +175,85 @@ async function main(): Promise<number> {
       }
       postfixStarted = false;
     }
-    await sealpost?.stop();
-    sealpost = undefined;
+    await Promise.all(running.splice(0).map((r) => r.stop()));
     await pki?.close();
     pki = undefined;
     if (!v.keep) rmSync(work, { recursive: true, force: true });
   };
   const onSignal = () => void cleanup().finally(() => process.exit(130));
+  // Postfix runs detached (postfix start): an error outside main's own await chain must stop it too.
+  const onCrash = (e: unknown) => {
+    process.stderr.write(`bench: ${(e as Error)?.stack ?? String(e)}\n`);
+    void cleanup().finally(() => process.exit(1));
+  };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  process.once("uncaughtException", onCrash);
   try {
     pki = await createPki();
-    const spHost = randomHost();
-    const dataDir = path.join(work, "sealpost");
-    await configureSealpost(dataDir, pki, `${spHost}:${PORT}`);
-    sealpost = await startSealpost(dataDir, workers, v.sched ? { NODE_CLUSTER_SCHED_POLICY: v.sched } : {});
-    const sp: Target = { name: "sealpost", host: spHost, pid: () => (sealpost as RunningSealpost).pid, sink: SinkReader.sealpost(dataDir) };
-    await waitListening(spHost, PORT);
-    log(`Sealpost: ${spHost}:${PORT}, ${workers === 0 ? "one process" : `${workers} worker(s)`}${v.sched ? `, scheduling ${v.sched}` : ""}, data ${dataDir} [${treeSummary(sp.pid())}]`);
-
+    // V8 CPU profiles of every Sealpost process, written when it stops (they hide native TLS work: use perf too).
+    const nodeArgs = v.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(v.profile)}`] : [];
+    // e.g. --node-args=--perf-basic-prof, so that perf names Sealpost's JavaScript frames.
+    if (v["node-args"]) nodeArgs.push(...v["node-args"].split(" ").filter(Boolean));
+    const targets: Target[] = [];
+    for (const va of variants) {
+      const host = randomHost();
+      const dataDir = path.join(work, va.name);
+      await configureSealpost(dataDir, pki, `${host}:${PORT}`);
+      const env = { ...va.env, ...(va.sched ? { NODE_CLUSTER_SCHED_POLICY: va.sched } : {}) };
+      const r = await startSealpost(dataDir, { workers: va.workers, sink: va.sink, env, nodeArgs });
+      running.push(r);
+      const t: Target = { name: va.name, host, pid: () => r.pid, sink: SinkReader.sealpost(dataDir) };
+      await waitListening(host, PORT);
+      targets.push(t);
+      const extra = Object.entries(va.env).map(([k, x]) => `, ${k}=${x}`).join("");
+      log(`${va.name}: ${host}:${PORT}, ${va.workers === 0 ? "one process" : `${va.workers} worker(s)`}${va.sched ? `, scheduling ${va.sched}` : ""}, sink ${va.sink}${extra}, data ${dataDir} [${treeSummary(r.pid)}]`);
+    }
+    const sp = targets[0] as Target;
     if (v.smoke) return await smoke(pki, sp);
 
-    const version = ensurePostfix(log);
-    const pfHost = randomHost();
-    postfix = setupPostfix(work, pki, pfHost, PORT);
-    postfix.start();
-    postfixStarted = true;
-    await waitListening(pfHost, PORT);
-    const pfx = postfix;
-    const pf: Target = { name: "postfix", host: pfHost, pid: () => pfx.masterPid(), sink: SinkReader.postfix(pfx.maillog) };
-    log(`Postfix ${version}: ${pfHost}:${PORT}, config ${postfix.dir}/conf [${treeSummary(pf.pid())}]`);
+    let version = "(not run)";
+    if (!v["sealpost-only"]) {
+      version = ensurePostfix(log);
+      const pfHost = randomHost();
+      postfix = setupPostfix(work, pki, pfHost, PORT);
+      postfix.start();
+      postfixStarted = true;
+      await waitListening(pfHost, PORT);
+      const pfx = postfix;
+      const pf: Target = { name: "postfix", host: pfHost, pid: () => pfx.masterPid(), sink: SinkReader.postfix(pfx.maillog) };
+      targets.push(pf);
+      log(`Postfix ${version}: ${pfHost}:${PORT}, config ${postfix.dir}/conf [${treeSummary(pf.pid())}]`);
+    }
 
     const limits = v["no-limits"] ? undefined : await machineLimits(pki, work);
     if (limits) log(limitsText(limits, []));
 
     // Warm-up: JIT, the verdict and CRL caches, Postfix's process pool; not measured.
-    for (const t of [sp, pf]) {
+    for (const t of targets) {
       await measure(pki, t, { ...(SCENARIOS[0] as Scenario), name: "warm-up" }, 200);
       await measure(pki, t, { ...(SCENARIOS[1] as Scenario), name: "warm-up" }, 400);
     }
-    log(`${v.quick ? "quick" : "full"} run: ${runs} runs per server and scenario, alternating Sealpost and Postfix; ${SIZE} octet messages`);
+    log(`${v.quick ? "quick" : "full"} run: ${runs} runs per server and scenario, alternating ${targets.map((t) => t.name).join(", ")}; ${SIZE} octet messages`);
     const records: RunRecord[] = [];
     for (const s of scenarios) {
       const total = v.quick ? s.quickTotal : s.total;
       log(`${s.name}: C=${s.connections}, ${s.perConnection} message(s) per connection, N=${total}${s.resume ? ", TLS session resumption" : ""}`);
       for (let i = 0; i < runs; i++) {
-        for (const t of [sp, pf]) {
-          const r = await measure(pki, t, s, total);
+        for (const t of targets) {
+          const r = await measure(pki, t, s, total, !v["no-fsync-count"]);
           records.push(r);
           log(runLine(r));
           await sleep(500);
         }
       }
     }
-    const rows = scenarios.flatMap((s) => [summarize(records, s.name, "sealpost"), summarize(records, s.name, "postfix")]).filter((r): r is Row => r !== undefined);
+    const rows = scenarios.flatMap((s) => targets.map((t) => summarize(records, s.name, t.name))).filter((r): r is Row => r !== undefined);
     const idle = v["no-idle"] ? undefined : await idleSessions(loadOptions(pki, sp, SCENARIOS[0] as Scenario, 0), sp.pid(), IDLE_SESSIONS);
     if (idle) log(idleText(idle));
 
     log("");
-    log(`Sealpost (${workers === 0 ? "one process" : `${workers} worker(s)`}) vs Postfix ${version}, ${SIZE}-octet messages, medians of ${runs} runs each, msg/s counts only messages found in the sink`);
+    log(`Sealpost (${base.workers === 0 ? "one process" : `${base.workers} worker(s)`}, sink ${base.sink}) vs Postfix ${version}, ${SIZE}-octet messages, medians of ${runs} runs each, msg/s counts only messages found in the sink`);
     if (limits) log(limitsText(limits, []));
     log(table(rows));
     const lost = rows.reduce((a, r) => a + (r.acked - r.inSink), 0);
@@ -199,6 +265,7 @@ async function main(): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("uncaughtException", onCrash);
     await cleanup();
   }
 }

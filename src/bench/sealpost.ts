@@ -50,11 +50,21 @@ export interface RunningSealpost {
   stop(): Promise<void>;
 }
 
-export function startSealpost(dataDir: string, workers: number, extraEnv: Record<string, string> = {}): Promise<RunningSealpost> {
+export interface StartOptions {
+  workers: number;
+  /** "discard" (the benchmark's default, like Postfix's discard transport) or "maildir". */
+  sink: "discard" | "maildir";
+  env?: Record<string, string>;
+  /** e.g. --cpu-prof: they reach the workers too (the cluster forks them with the primary's execArgv). */
+  nodeArgs?: string[];
+}
+
+export function startSealpost(dataDir: string, o: StartOptions): Promise<RunningSealpost> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, [BIN, "--data", dataDir, "serve", "--admin", "127.0.0.1:0", "--workers", String(workers)], {
+    const args = [...(o.nodeArgs ?? []), BIN, "--data", dataDir, "serve", "--admin", "127.0.0.1:0", "--workers", String(o.workers), "--sink", o.sink];
+    const child: ChildProcess = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...extraEnv },
+      env: { ...process.env, ...(o.env ?? {}) },
     });
     let out = "";
     let exited = false;

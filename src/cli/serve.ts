@@ -18,7 +18,8 @@ export function registerServeCommand(program: Command): void {
     .description("run this edge server (SMTP receive connectors; admin API on loopback, default 127.0.0.1:8025)")
     .option("--admin <ip:port>", "admin HTTP endpoint (loopback only)", "127.0.0.1:8025")
     .option("--workers <n>", "worker processes for the receive path (0: one process)", String(defaultWorkers()))
-    .action(async (o: { admin: string; workers: string }, cmd: Command) => {
+    .option("--sink <maildir|discard>", "local deliveries: the Maildir, or discard them after the durable spool (benchmarks, like Postfix's discard transport)", "maildir")
+    .action(async (o: { admin: string; workers: string; sink: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const dataDir = resolveDataDir(g.data);
       if (isWorker()) {
@@ -30,6 +31,9 @@ export function registerServeCommand(program: Command): void {
       if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
         throw new SealpostError("INVALID_ARGUMENT", `--workers '${o.workers}' is not valid: give 0 to 64.`);
       }
+      if (o.sink !== "maildir" && o.sink !== "discard") {
+        throw new SealpostError("INVALID_ARGUMENT", `--sink '${o.sink}' is not valid: give maildir or discard.`);
+      }
       // Listen for the stop signal before anything starts, so an early SIGTERM still stops cleanly.
       const stopSignal = new Promise<void>((resolve) => {
         process.once("SIGTERM", () => resolve());
@@ -38,7 +42,7 @@ export function registerServeCommand(program: Command): void {
       const api = await AdminApi.openWithDefaults(dataDir);
       const first = await ensureDefaultCertificate(api);
       if (first) process.stdout.write(`Created a self-signed certificate ${first} for ${api.serverName} (enabled for SMTP).\n`);
-      const stop = await runPrimary(api, { dataDir, admin: bind, workers, log: (l) => process.stdout.write(`${l}\n`) });
+      const stop = await runPrimary(api, { dataDir, admin: bind, workers, ...(o.sink === "discard" ? { sink: "discard" as const } : {}), log: (l) => process.stdout.write(`${l}\n`) });
       // Refresh CRLs and OCSP answers before they expire, so no session waits for one.
       const refresher = setInterval(() => void api.ctx.revocation.refreshDue(), REFRESH_INTERVAL_MS);
       refresher.unref();

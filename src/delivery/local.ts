@@ -6,6 +6,12 @@
 // At-least-once: a copy is renamed into new/ (synced) before the spool's done
 // mark is written; a crash between the two delivers that copy again after
 // restart. Nothing acknowledged is ever dropped.
+//
+// Sink "discard" (`sealpost serve --sink discard`, for benchmarks and load
+// tests, like Postfix's discard(8) transport): local recipients are not
+// written anywhere; the message is marked done right away. It changes
+// nothing before the 250: the message was already durable in the spool
+// (fsynced) when it was acknowledged, exactly as with the Maildir.
 import { deliverToMaildir } from "./maildir.js";
 import type { Spool, SpoolEnvelope } from "../queue/spool.js";
 import type { MessageTracking } from "../protolog/tracking.js";
@@ -26,7 +32,11 @@ export interface LocalDeliveryOptions {
   serverName: string;
   /** Delays between attempts after an I/O error, ms. */
   retryDelaysMs?: number[];
+  /** "discard": local recipients get no copy (see the module comment). Default "maildir". */
+  sink?: LocalSink;
 }
+
+export type LocalSink = "maildir" | "discard";
 
 export class LocalDelivery {
   private readonly delays: number[];
@@ -53,10 +63,11 @@ export class LocalDelivery {
       for (const r of route.local) {
         if (done.has(r.rcpt)) continue;
         try {
-          await this.deliverOne(envelope, r, message);
+          const discard = this.opts.sink === "discard";
+          if (!discard) await this.deliverOne(envelope, r, message);
           done.add(r.rcpt);
           metrics.messagesDelivered.inc();
-          this.track(id, envelope, "DELIVER", [r.rcpt], `delivered to the mailbox ${r.mailbox}`);
+          this.track(id, envelope, "DELIVER", [r.rcpt], discard ? `discarded (sink discard) for the mailbox ${r.mailbox}` : `delivered to the mailbox ${r.mailbox}`);
         } catch (e) {
           this.track(id, envelope, "DEFER", [r.rcpt], `local delivery failed (${(e as NodeJS.ErrnoException).code ?? "error"}); will retry`);
         }

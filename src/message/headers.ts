@@ -101,6 +101,15 @@ function commentSafe(s: string): string {
 }
 
 export function receivedField(r: ReceivedInfo): string {
+  const t = receivedTemplate(r);
+  return `${t.head}${r.id}${t.tail}${rfc5322Date(r.date)}\r\n`;
+}
+
+/**
+ * The Received: field without its id and date, which are all that change
+ * between the messages of a session: field = head + id + tail + date + CRLF.
+ */
+export function receivedTemplate(r: Omit<ReceivedInfo, "id" | "date">): { head: string; tail: string } {
   const from = `from ${commentSafe(r.heloName ?? "unknown")} ([${r.remoteAddress}])`;
   let tls = "";
   if (r.tls) {
@@ -110,7 +119,7 @@ export function receivedField(r: ReceivedInfo): string {
     }
   }
   const forPart = r.recipient ? `\r\n\tfor <${r.recipient}>` : "";
-  return `Received: ${from}\r\n\tby ${r.byName} (Sealpost) with ${r.protocol} id ${r.id}${tls}${forPart};\r\n\t${rfc5322Date(r.date)}\r\n`;
+  return { head: `Received: ${from}\r\n\tby ${r.byName} (Sealpost) with ${r.protocol} id `, tail: `${tls}${forPart};\r\n\t` };
 }
 
 /** SPEC §2: `Authentication-Results: <authserv-id>; x-domain-secure=pass smtp.mailfrom=<D> x-domain-secure.cert=<SHA-1>` */

@@ -56,11 +56,20 @@ const SEGMENT_RE = /^(\d+)-(\d+)-(\d+)\.seg$/;
 const liveSegments = new Set<string>();
 
 let idCounter = 0;
+/** Random bytes for ids, drawn 4 KiB at a time: a randomBytes() call per message cost more than the rest of the id. */
+let randomPool = Buffer.alloc(0);
+let randomAt = 0;
 
 /** Time-ordered id: 12 hex digits of ms since the epoch, a per-process counter, 40 random bits. */
 export function newMessageId(now = Date.now()): string {
   idCounter = (idCounter + 1) % 0x1000000;
-  return now.toString(16).padStart(12, "0") + idCounter.toString(16).padStart(6, "0") + randomBytes(5).toString("hex");
+  if (randomAt + 5 > randomPool.length) {
+    randomPool = randomBytes(4096);
+    randomAt = 0;
+  }
+  const rnd = randomPool.toString("hex", randomAt, randomAt + 5);
+  randomAt += 5;
+  return now.toString(16).padStart(12, "0") + idCounter.toString(16).padStart(6, "0") + rnd;
 }
 
 interface Pending {

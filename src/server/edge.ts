@@ -6,7 +6,7 @@
 import net from "node:net";
 import path from "node:path";
 import { openServerContext, type ServerContext } from "../admin/context.js";
-import { LocalDelivery } from "../delivery/local.js";
+import { LocalDelivery, type LocalSink } from "../delivery/local.js";
 import { ProtocolLog } from "../protolog/protocol-log.js";
 import { MessageTracking } from "../protolog/tracking.js";
 import { Spool } from "../queue/spool.js";
@@ -18,6 +18,8 @@ import { loadSnapshot, type ConnectorRuntime, type Snapshot } from "./snapshot.j
 export interface EdgeOptions {
   dataDir: string;
   ticketKeys?: Buffer;
+  /** Where local deliveries go (default the Maildir; "discard" for benchmarks, see delivery/local.ts). */
+  sink?: LocalSink;
   /** How often the stores are checked for changes, ms. */
   watchIntervalMs?: number;
   log?: (line: string) => void;
@@ -64,6 +66,7 @@ export class EdgeProcess {
       spool: this.spool,
       tracking: this.tracking,
       serverName: this.ctx.serverName,
+      ...(opts.sink ? { sink: opts.sink } : {}),
     });
   }
 

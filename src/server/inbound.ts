@@ -4,9 +4,10 @@
 // durable spool before 250, local delivery, tracking, counters, protocol log).
 import type { ServerContext } from "../admin/context.js";
 import { metrics } from "../metrics/counters.js";
-import { domainSecureResults, prependFields, receivedField, stripForgedHeaders } from "../message/headers.js";
+import { domainSecureResults, headerEnd, prependFields, receivedTemplate, rfc5322Date, stripForgedHeaders } from "../message/headers.js";
 import { certificateNames } from "../pki/certs.js";
 import { parseCert } from "../pki/trust/parsed.js";
+import type { PresentedCerts } from "../pki/trust/engine.js";
 import type { Verdict } from "../pki/trust/verdict.js";
 import { decideMailFrom, domainOf, partnerEntry, verdictNeeded, type InboundDecision } from "../policy/inbound.js";
 import type { LocalDelivery, RouteMeta } from "../delivery/local.js";
@@ -34,6 +35,37 @@ interface SessionState {
   /** The Domain Security verdict behind `decision`, for the marks. */
   verdict?: Verdict;
   route?: RouteMeta;
+  /** The client certificate's summary, read once per session (null: none or unreadable). */
+  peer?: PeerSummary | null;
+  /** The Received: field but its id and date, for as long as its inputs stay the same (usually the whole session). */
+  received?: { key: string; head: string; tail: string };
+  /** The envelope's TLS facts (the same for every message of the session once TLS started). */
+  spoolTls?: NonNullable<SpoolEnvelope["tls"]>;
+}
+
+/** Received: field parts for this session's next message (see SessionState.received). */
+function receivedFor(s: SessionInfo, state: SessionState, peer: PeerSummary | undefined): { head: string; tail: string } {
+  const protocol = s.tls ? "ESMTPS" : s.esmtp ? "ESMTP" : "SMTP";
+  const verified = state.verdict?.ok === true;
+  const key = `${s.heloName ?? ""}\u0000${protocol}\u0000${verified ? 1 : 0}\u0000${peer ? 1 : 0}`;
+  if (state.received?.key === key) return state.received;
+  const t = receivedTemplate({
+    ...(s.heloName ? { heloName: s.heloName } : {}),
+    remoteAddress: s.remoteAddress,
+    byName: state.connector.config.fqdn,
+    protocol,
+    ...(s.tls ? { tls: { protocol: s.tls.protocol, cipher: s.tls.cipher, ...(peer ? { clientSubject: peer.subject, clientIssuer: peer.issuer, verified } : {}) } } : {}),
+  });
+  state.received = { key, ...t };
+  return state.received;
+}
+
+interface PeerSummary {
+  subject: string;
+  issuer: string;
+  thumbprint: string;
+  names: string[];
+  serial: string;
 }
 
 const st = (s: SessionInfo): SessionState => s.state as unknown as SessionState;
@@ -42,15 +74,18 @@ function reply(code: number, enhanced: string, text: string): Reply {
   return { code, enhanced, text };
 }
 
-function peerSummary(s: SessionInfo): { subject: string; issuer: string; thumbprint: string; names: string[]; serial: string } | undefined {
-  const der = s.tls?.peerCertificates[0];
-  if (!der) return undefined;
+function peerSummary(s: SessionInfo): PeerSummary | undefined {
+  const state = st(s);
+  if (state.peer !== undefined) return state.peer ?? undefined;
+  const der = s.tls?.peerLeaf;
+  if (!der) return undefined; // not cached: TLS may still start
   try {
     const c = parseCert(der);
-    return { subject: c.subject, issuer: c.issuer, thumbprint: c.sha1, names: certificateNames(c.dnsNames, c.commonName), serial: c.serial };
+    state.peer = { subject: c.subject, issuer: c.issuer, thumbprint: c.sha1, names: certificateNames(c.dnsNames, c.commonName), serial: c.serial };
   } catch {
-    return undefined;
+    state.peer = null;
   }
+  return state.peer ?? undefined;
 }
 
 export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveHooks {
@@ -89,6 +124,8 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
 
     async onSecure(s) {
       const state = st(s);
+      // The certificate rows are protocol log lines only: no work when the connector does not log.
+      if (state.connector.config.protocolLoggingLevel !== "Verbose") return;
       const thumb = state.connector.certificateThumbprint;
       const own = thumb ? deps.ctx.certs.get(thumb) : undefined;
       if (own) {
@@ -113,12 +150,14 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
       const facts = { domainSecureEnabled: state.connector.config.domainSecureEnabled, tlsAuth: state.connector.config.authMechanism.includes("Tls") };
       const receiveList = snap.transport.tlsReceiveDomainSecureList;
       const need = verdictNeeded(address, facts, receiveList, s.tls !== undefined);
-      const certs = s.tls?.peerCertificates ?? [];
+      // The leaf at once; the whole chain is read from the session only on a verdict cache miss.
+      const t = s.tls;
+      const certs: PresentedCerts = t?.peerLeaf ? { leaf: t.peerLeaf, chain: () => t.peerCertificates } : [];
       let verdict: Verdict | undefined;
       let nullPathPartner: string | undefined;
       let mode: "Enforce" | "ReportOnly" = "Enforce";
       if (need === "null-path") {
-        if (certs.length > 0) {
+        if (t?.peerLeaf) {
           const engine = await deps.ctx.trust();
           for (const entry of receiveList.filter((e) => !e.startsWith("*."))) {
             const p = snap.partnerFor(entry);
@@ -205,32 +244,25 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
       const decision = state.decision;
       const { message: clean } = stripForgedHeaders(raw, snap.ownIds);
       const peer = peerSummary(s);
-      const fields = [
-        receivedField({
-          ...(s.heloName ? { heloName: s.heloName } : {}),
-          remoteAddress: s.remoteAddress,
-          byName: state.connector.config.fqdn,
-          id: `${s.id}.${s.messages + 1}`,
-          date: new Date(),
-          protocol: s.tls ? "ESMTPS" : s.esmtp ? "ESMTP" : "SMTP",
-          ...(s.tls ? { tls: { protocol: s.tls.protocol, cipher: s.tls.cipher, ...(peer ? { clientSubject: peer.subject, clientIssuer: peer.issuer, verified: state.verdict?.ok === true } : {}) } } : {}),
-        }),
-      ];
+      const now = new Date();
+      const t = receivedFor(s, state, peer);
+      const fields = [`${t.head}${s.id}.${s.messages + 1}${t.tail}${rfc5322Date(now)}\r\n`];
       if (decision?.domainSecured && state.verdict?.thumbprint) {
         const d = env.mailFrom === "" ? (decision.partner as string) : domainOf(env.mailFrom);
         fields.unshift(domainSecureResults(snap.authservId, d, state.verdict.thumbprint));
       }
       const message = prependFields(clean, fields);
       const route = state.route ?? { local: [], relay: env.rcptTo.map((r) => r.address) };
-      const messageId = /^message-id:\s*(.+)$/im.exec(raw.subarray(0, 8192).toString("latin1"))?.[1]?.trim() ?? "";
+      // Searched in the header section only (at most 8 KiB of it), not in the body.
+      const messageId = /^message-id:\s*(.+)$/im.exec(raw.toString("latin1", 0, Math.min(headerEnd(raw), 8192)))?.[1]?.trim() ?? "";
       const envelope: SpoolEnvelope = {
-        receivedAt: new Date().toISOString(),
+        receivedAt: now.toISOString(),
         mailFrom: env.mailFrom,
         rcptTo: env.rcptTo.map((r) => ({ address: r.address, params: { ...(r.params.notify ? { notify: r.params.notify } : {}), ...(r.params.orcpt ? { orcpt: r.params.orcpt } : {}) } })),
         mailParams: { ...env.mailParams },
         connector: connectorName,
         sessionId: s.id,
-        ...(s.tls ? { tls: { protocol: s.tls.protocol, cipher: s.tls.cipher, resumed: s.tls.resumed, ...(peer ? { peerSubject: peer.subject, peerIssuer: peer.issuer, peerThumbprint: peer.thumbprint } : {}) } } : {}),
+        ...(s.tls ? { tls: (state.spoolTls ??= { protocol: s.tls.protocol, cipher: s.tls.cipher, resumed: s.tls.resumed, ...(peer ? { peerSubject: peer.subject, peerIssuer: peer.issuer, peerThumbprint: peer.thumbprint } : {}) }) } : {}),
         ...(decision ? { verdict: { verdict: decision.domainSecured ? "domain-secured" : decision.code, ...(decision.partner ? { partner: decision.partner } : {}), reason: decision.reason } } : {}),
         meta: { route, messageId, clientIp: s.remoteAddress },
       };

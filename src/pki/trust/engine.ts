@@ -41,6 +41,21 @@ export interface PartnerRules {
   allowedIssuers?: string[];
 }
 
+/**
+ * A peer's certificates when reading the whole chain costs something (a TLS
+ * socket's getPeerCertificate(true) re-parses every certificate): the leaf at
+ * once, the chain (leaf first) only when the verdict cache cannot answer.
+ */
+export interface LazyChain {
+  leaf: Buffer;
+  chain(): Buffer[];
+}
+
+export type PresentedCerts = Buffer[] | LazyChain;
+
+const leafOf = (c: PresentedCerts): Buffer | undefined => (Array.isArray(c) ? c[0] : c.leaf);
+const allOf = (c: PresentedCerts): Buffer[] => (Array.isArray(c) ? c : c.chain());
+
 interface CacheEntry {
   result: ChainResult;
   expiresAt: number;
@@ -78,8 +93,8 @@ export class TrustEngine {
   }
 
   /** Chain, validity, constraints, EKU, then revocation of every certificate but the anchor. */
-  async verify(certs: Buffer[], opts: VerifyOptions): Promise<Verdict> {
-    if (certs.length === 0) return fail("CERT_MISSING", "No certificate was presented.");
+  async verify(certs: PresentedCerts, opts: VerifyOptions): Promise<Verdict> {
+    if (!leafOf(certs)) return fail("CERT_MISSING", "No certificate was presented.");
     const result = await this.chain(certs, opts);
     if (!result.verdict.ok || !result.path) return result.verdict;
     const verdict: Verdict = { ...result.verdict, checks: [...result.verdict.checks], warnings: [] };
@@ -103,7 +118,7 @@ export class TrustEngine {
   }
 
   /** verify(), then the partner's allowed issuers and the name rule for `domain`. */
-  async verifyForDomain(certs: Buffer[], domain: string, rules: PartnerRules, opts: VerifyOptions): Promise<Verdict> {
+  async verifyForDomain(certs: PresentedCerts, domain: string, rules: PartnerRules, opts: VerifyOptions): Promise<Verdict> {
     const verdict = await this.verify(certs, opts);
     if (!verdict.ok) return verdict;
     const checks: Check[] = [...verdict.checks];
@@ -127,10 +142,10 @@ export class TrustEngine {
     return { ...verdict, checks, reason: `The certificate is valid and names ${domain}.` };
   }
 
-  private async chain(certs: Buffer[], opts: VerifyOptions): Promise<ChainResult> {
+  private async chain(certs: PresentedCerts, opts: VerifyOptions): Promise<ChainResult> {
     let leaf: ParsedCert;
     try {
-      leaf = parseCert(certs[0] as Buffer);
+      leaf = parseCert(leafOf(certs) as Buffer);
     } catch {
       return { verdict: fail("CERT_MALFORMED", "The presented certificate could not be parsed.") };
     }
@@ -141,8 +156,12 @@ export class TrustEngine {
       this.stats.cacheHits++;
       return hit.result;
     }
+    // A miss: only now is the whole chain read (see LazyChain). None (a TLS
+    // session already gone) decides nothing and is not remembered.
+    const all = allOf(certs);
+    if (all.length === 0) return { verdict: fail("CERT_MISSING", "No certificate was presented.") };
     this.stats.chainBuilds++;
-    const result = await validateChain(certs, { anchors: this.anchors, intermediates: this.intermediates }, {
+    const result = await validateChain(all, { anchors: this.anchors, intermediates: this.intermediates }, {
       now,
       skewMs: this.skewMs,
       role: opts.role,

@@ -44,10 +44,18 @@ function displayName(nodeName: string): string {
   return nodeName.split("\n").filter(Boolean).reverse().join(", ");
 }
 
+/** The same Buffer object again (a TLS session's leaf, checked for every message) skips even the hash. */
+const byBuffer = new WeakMap<Buffer, ParsedCert>();
+
 export function parseCert(der: Buffer): ParsedCert {
+  const known = byBuffer.get(der);
+  if (known) return known;
   const sha256 = createHash("sha256").update(der).digest("hex").toUpperCase();
   const hit = memo.get(sha256);
-  if (hit) return hit;
+  if (hit) {
+    byBuffer.set(der, hit);
+    return hit;
+  }
   ensureCryptoEngine();
   let node: X509Certificate;
   let cert: x509.X509Certificate;
@@ -93,6 +101,7 @@ export function parseCert(der: Buffer): ParsedCert {
   };
   if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value as string);
   memo.set(sha256, parsed);
+  byBuffer.set(der, parsed);
   return parsed;
 }
 

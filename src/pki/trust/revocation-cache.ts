@@ -30,11 +30,23 @@ export function freshness(w: Window, now: Date, skewMs: number): Freshness {
   return t >= end - span / 10 ? "due" : "fresh";
 }
 
+/** How long a file's mtime, once read, is taken as current: how soon a worker sees another worker's refresh. */
+export const MTIME_RECHECK_MS = 1000;
+
 /** Files of the cache folder: bounded reads, durable writes, mtimes as change markers. */
 export class DiskCache {
   private ready = false;
+  /**
+   * mtimes read recently (name → when, by the checker's clock, and the value). Every check of a
+   * certificate asks for the mtime of its CRL or OCSP file; one stat a second per file, not one per
+   * message, is enough to notice another worker's refresh.
+   */
+  private readonly seen = new Map<string, { at: number; mtime: number | undefined }>();
 
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   private ensure(): void {
     if (this.ready) return;
@@ -48,13 +60,25 @@ export class DiskCache {
     return path.join(this.dir, name);
   }
 
-  /** mtime in ms, or undefined when the file does not exist (or cannot be read). */
+  /** mtime in ms, or undefined when the file does not exist (or cannot be read); at most MTIME_RECHECK_MS old. */
   async mtime(name: string): Promise<number | undefined> {
+    const t = this.now();
+    const hit = this.seen.get(name);
+    if (hit && t >= hit.at && t - hit.at < MTIME_RECHECK_MS) return hit.mtime;
+    let mtime: number | undefined;
     try {
-      return (await stat(this.file(name))).mtimeMs;
+      mtime = (await stat(this.file(name))).mtimeMs;
     } catch {
-      return undefined;
+      mtime = undefined;
     }
+    this.remember(name, mtime);
+    return mtime;
+  }
+
+  private remember(name: string, mtime: number | undefined): void {
+    this.seen.delete(name);
+    this.seen.set(name, { at: this.now(), mtime });
+    if (this.seen.size > 4096) this.seen.delete(this.seen.keys().next().value as string);
   }
 
   /** Contents and mtime, or undefined when missing, unreadable or larger than maxBytes. */
@@ -95,8 +119,11 @@ export class DiskCache {
       const file = this.file(name);
       writeFileDurable(file, data, 0o600);
       utimesSync(file, at, at);
-      return statSync(file).mtimeMs;
+      const mtime = statSync(file).mtimeMs;
+      this.remember(name, mtime);
+      return mtime;
     } catch {
+      this.seen.delete(name);
       return undefined;
     }
   }

@@ -50,7 +50,28 @@ function whyOf(e: unknown): string {
 }
 
 export const iso = (d: Date): string => d.toISOString();
-export const sha256 = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
+/**
+ * SHA-256 in hex, remembered: a partner's chain is checked for every message
+ * and the same URLs and issuer certificates (the same Buffer objects, from
+ * the memoized parsed certificates) are hashed again each time. Buffers are
+ * remembered by identity (DER bytes are never modified in place).
+ */
+const bufferHashes = new WeakMap<Buffer, string>();
+const stringHashes = new Map<string, string>();
+export function sha256(b: Buffer | string): string {
+  if (typeof b === "string") {
+    let h = stringHashes.get(b);
+    if (h === undefined) {
+      h = createHash("sha256").update(b).digest("hex");
+      if (stringHashes.size >= 4096) stringHashes.delete(stringHashes.keys().next().value as string);
+      stringHashes.set(b, h);
+    }
+    return h;
+  }
+  let h = bufferHashes.get(b);
+  if (h === undefined) bufferHashes.set(b, (h = createHash("sha256").update(b).digest("hex")));
+  return h;
+}
 
 export const MAX_CRLS = 512;
 export const MAX_OCSP = 20_000;

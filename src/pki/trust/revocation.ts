@@ -11,6 +11,7 @@
 // revocation-cache.ts (disk + memory cache, freshness), revocation-source.ts
 // (cache decisions shared by) revocation-crl-source.ts and
 // revocation-ocsp-source.ts (fetch, verify, store).
+import { createHash } from "node:crypto";
 import { httpFetcher, printable, type Fetcher, type FetchOptions } from "./fetch.js";
 import { DiskCache } from "./revocation-cache.js";
 import { CrlSource } from "./revocation-crl-source.js";
@@ -41,6 +42,35 @@ export interface RevocationOptions {
   skewMs?: number;
 }
 
+/**
+ * What check() reads from a certificate, parsed once per certificate (keyed
+ * by its SHA-256): a partner's chain is checked again for every message,
+ * and parsing its extensions was most of that cost. Only the parsing is
+ * remembered; the status is looked up in the (refreshed) CRL or OCSP cache
+ * on every check, so a revocation still bites at once.
+ */
+interface CertMemo {
+  fields?: CertFields;
+  pointers?: RevocationPointers;
+}
+const MEMO_MAX = 2048;
+const memo = new Map<string, CertMemo>();
+/** The same Buffer object (the engine passes its memoized certificates' DER) skips even the hash. */
+const byBuffer = new WeakMap<Buffer, CertMemo>();
+
+function memoFor(der: Buffer): CertMemo {
+  const known = byBuffer.get(der);
+  if (known) return known;
+  const key = createHash("sha256").update(der).digest("base64");
+  let m = memo.get(key);
+  if (!m) {
+    if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value as string);
+    memo.set(key, (m = {}));
+  }
+  byBuffer.set(der, m);
+  return m;
+}
+
 export class RevocationChecker {
   /** Counters for tests and metrics. fetches: requests sent; fetchFailures: those that gave nothing usable; cacheHits: answers from a cached copy. */
   readonly stats = { fetches: 0, fetchFailures: 0, cacheHits: 0 };
@@ -48,13 +78,14 @@ export class RevocationChecker {
   private readonly ocsp: OcspSource;
 
   constructor(opts: RevocationOptions) {
+    const now = opts.now ?? (() => new Date());
     const settings: SourceSettings = {
       fetcher: opts.fetcher ?? httpFetcher(),
-      now: opts.now ?? (() => new Date()),
+      now,
       maxCrlBytes: opts.maxCrlBytes ?? 10 * 1024 * 1024,
       timeoutMs: opts.timeoutMs ?? 5000,
       skewMs: opts.skewMs ?? 5 * 60_000,
-      disk: new DiskCache(opts.cacheDir),
+      disk: new DiskCache(opts.cacheDir, () => now().getTime()),
       stats: this.stats,
     };
     this.crl = new CrlSource(settings);
@@ -79,13 +110,15 @@ export class RevocationChecker {
     let cert: CertFields;
     let issuer: CertFields;
     let ptr: RevocationPointers;
+    const certMemo = memoFor(certDer);
     try {
-      cert = certFields(certDer);
+      cert = certMemo.fields ??= certFields(certDer);
     } catch {
       return unknown("the certificate could not be parsed");
     }
     try {
-      issuer = certFields(issuerDer);
+      const issuerMemo = memoFor(issuerDer);
+      issuer = issuerMemo.fields ??= certFields(issuerDer);
     } catch {
       return unknown("the issuer certificate could not be parsed");
     }
@@ -93,7 +126,7 @@ export class RevocationChecker {
       return unknown(`the certificate names ${nameOf(cert.issuerDer)} as its issuer, not ${issuer.subjectText}`);
     }
     try {
-      ptr = revocationPointers(certDer);
+      ptr = certMemo.pointers ??= revocationPointers(certDer);
     } catch {
       return unknown("the certificate's CRL distribution point or authority information access extension could not be read");
     }

@@ -326,7 +326,7 @@ export class Session extends Channel {
     if (this.mode !== Mode.Tls) return;
     const facts = tlsFacts(sock);
     this.info.tls = facts;
-    this.log("*", `TLS negotiated ${facts.protocol} ${facts.cipher}${facts.resumed ? " (resumed)" : ""}, client certificate: ${facts.peerCertificates.length ? "yes" : "none"}`);
+    this.log("*", `TLS negotiated ${facts.protocol} ${facts.cipher}${facts.resumed ? " (resumed)" : ""}, client certificate: ${facts.peerLeaf ? "yes" : "none"}`);
     // RFC 3207 4.2: forget everything learned before TLS; the client must EHLO again.
     this.info.heloName = undefined;
     this.info.esmtp = false;

@@ -63,15 +63,85 @@ export function belowMinimum(protocol: string, min: string): boolean {
   return (PROTOCOL_RANK[protocol] ?? -1) < (PROTOCOL_RANK[min] ?? 3);
 }
 
-/** Reads protocol, cipher and the client's chain; call once, after 'secure'. */
+/**
+ * Reads protocol, cipher and the client's certificate; call once, after
+ * 'secure'. The chain is read on first use of peerCertificates (then kept):
+ * getPeerCertificate(true) duplicates and re-parses every certificate (about
+ * 0.55 ms a session with a two-certificate chain, against 0.15 ms for the
+ * leaf alone), while a partner's verdict is usually cached by its leaf.
+ * Read after the socket is gone, it is empty (and not kept).
+ *
+ * Not getPeerX509Certificate(): in Node 20 it moves the issuers out of the
+ * session's peer chain, after which getPeerCertificate(true) sees the leaf only.
+ */
 export function tlsFacts(sock: tls.TLSSocket): TlsFacts {
   const cipher = sock.getCipher();
+  const leaf = peerLeaf(sock);
+  let chain: Buffer[] | undefined = leaf ? undefined : [];
   return {
     protocol: sock.getProtocol() ?? "unknown",
     cipher: cipher?.standardName ?? cipher?.name ?? "unknown",
-    peerCertificates: peerChain(sock),
+    get peerCertificates(): Buffer[] {
+      if (chain) return chain;
+      const c = peerChain(sock);
+      if (c.length > 0) chain = c;
+      return c;
+    },
+    ...(leaf ? { peerLeaf: leaf } : {}),
     resumed: sock.isSessionReused(),
   };
+}
+
+/**
+ * The client's certificate as DER. Read from the session (getSession(): the
+ * DER SSL_SESSION, whose "peer [3] EXPLICIT Certificate" is the client's
+ * certificate, bytes as sent; about 0.02 ms) rather than through
+ * getPeerCertificate(false), which builds a described object and decodes the
+ * public key (about 0.13 ms). When the session does not hold one where
+ * expected, the slower way answers.
+ */
+export function peerLeaf(sock: tls.TLSSocket): Buffer | undefined {
+  try {
+    const session = sock.getSession();
+    const fromSession = session ? sessionPeer(session) : undefined;
+    if (fromSession) return fromSession;
+  } catch {
+    // fall through
+  }
+  return (sock.getPeerCertificate(false) as tls.PeerCertificate | null)?.raw;
+}
+
+/** DER TLV header at `off`: [tag, content start, end], or undefined when malformed. */
+function tlv(b: Buffer, off: number, limit: number): [number, number, number] | undefined {
+  if (off + 2 > limit) return undefined;
+  const tag = b[off] as number;
+  let len = b[off + 1] as number;
+  let start = off + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 3 || start + n > limit) return undefined;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (b[start + i] as number);
+    start += n;
+  }
+  return start + len <= limit ? [tag, start, start + len] : undefined;
+}
+
+/** SSL_SESSION ::= SEQUENCE { version, sslVersion, cipher, sessionID, masterKey, ..., peer [3] EXPLICIT Certificate OPTIONAL, ... } */
+export function sessionPeer(session: Buffer): Buffer | undefined {
+  const top = tlv(session, 0, session.length);
+  if (!top || top[0] !== 0x30) return undefined;
+  for (let off = top[1]; off < top[2]; ) {
+    const f = tlv(session, off, top[2]);
+    if (!f) return undefined;
+    if (f[0] === 0xa3) {
+      const cert = tlv(session, f[1], f[2]);
+      // The certificate must fill the [3] exactly and be a SEQUENCE.
+      return cert && cert[0] === 0x30 && cert[2] === f[2] ? Buffer.from(session.subarray(f[1], f[2])) : undefined;
+    }
+    off = f[2];
+  }
+  return undefined;
 }
 
 /**
