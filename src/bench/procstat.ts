@@ -91,3 +91,12 @@ export function treeSummary(root: number): string {
   for (const s of processTree(root)) counts.set(s.comm, (counts.get(s.comm) ?? 0) + 1);
   return [...counts].map(([c, n]) => (n > 1 ? `${c}×${n}` : c)).join(", ");
 }
+
+/** CPU seconds the whole machine spent busy (all but idle and iowait), and of it stolen by the hypervisor, from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; steal: number } {
+  const line = readFileSync("/proc/stat", "latin1").split("\n")[0] ?? "";
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return { busy: (user + nice + system + irq + softirq + steal) / ticksPerSecond(), steal: steal / ticksPerSecond() };
+}

@@ -17,6 +17,10 @@ export interface RunRecord {
   serverCpuS: number;
   /** fsync + fdatasync calls on the machine over the same span (perf stat), when countable. */
   fsyncs?: number;
+  /** Average cores of busy CPU that were neither the server's nor the generator's over the same span. */
+  otherCores: number;
+  /** Average cores stolen by the hypervisor. */
+  stealCores: number;
 }
 
 export interface Row {
@@ -81,7 +85,8 @@ export function runLine(r: RunRecord): string {
   return (
     `  ${r.scenario.padEnd(22)} ${r.server.padEnd(10)} ${rate(r).toFixed(1).padStart(8)} msg/s  ${(l.handshakes / s).toFixed(1).padStart(7)} hs/s` +
     `${l.resumed ? ` (${l.resumed} resumed)` : ""}  p50 ${l.latencyP50.toFixed(1)} ms  p99 ${l.latencyP99.toFixed(1)} ms  ` +
-    `server CPU ${r.serverCpuS.toFixed(2)} s  generator CPU ${(l.cpuMs / 1000).toFixed(2)} s${r.fsyncs !== undefined ? `  ${r.fsyncs} fsyncs` : ""}  ${l.acked} acked, ${r.inSink} in sink` +
+    `server CPU ${r.serverCpuS.toFixed(2)} s  generator CPU ${(l.cpuMs / 1000).toFixed(2)} s  other ${r.otherCores.toFixed(2)} core${r.stealCores >= 0.01 ? ` (steal ${r.stealCores.toFixed(2)})` : ""}` +
+    `${r.fsyncs !== undefined ? `  ${r.fsyncs} fsyncs` : ""}  ${l.acked} acked, ${r.inSink} in sink` +
     `${lost ? `, ${lost} LOST` : ""}${l.failed ? `, ${l.failed} failed (${Object.entries(l.failures).map(([k, v]) => `${k}: ${v}`).join("; ")})` : ""}`
   );
 }

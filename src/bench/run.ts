@@ -25,7 +25,7 @@ import { fsyncRate, handshakeRate, opensslSpeed, type MachineLimits } from "./li
 import { runLoad, type LoadOptions } from "./loadgen.js";
 import { CLIENT_NAME, createPki, PARTNER_DOMAIN, SERVER_NAME, type BenchPki } from "./pki.js";
 import { ensurePostfix, setupPostfix, waitListening, type PostfixInstance } from "./postfix.js";
-import { treeCpuSeconds, treeSummary } from "./procstat.js";
+import { machineCpuSeconds, treeCpuSeconds, treeSummary } from "./procstat.js";
 import { idleText, limitsText, ratioLines, runLine, summarize, table, type Row, type RunRecord } from "./report.js";
 import { configureSealpost, SINK_MAILBOX, startSealpost, type RunningSealpost } from "./sealpost.js";
 import { SinkReader } from "./sink.js";
@@ -83,11 +83,21 @@ function loadOptions(pki: BenchPki, t: Target, s: Pick<Scenario, "connections" |
 async function measure(pki: BenchPki, t: Target, s: Scenario, total: number, countFsyncs = false): Promise<RunRecord> {
   const fsyncs = countFsyncs ? await startFsyncCounter() : undefined;
   const cpu0 = treeCpuSeconds(t.pid());
+  const m0 = machineCpuSeconds();
+  const self0 = process.cpuUsage();
+  const t0 = performance.now();
   const load = await runLoad(loadOptions(pki, t, s, total));
   const inSink = await t.sink.waitFor(load.ids, 120_000);
   const serverCpuS = treeCpuSeconds(t.pid()) - cpu0;
+  const self = process.cpuUsage(self0);
+  const m1 = machineCpuSeconds();
+  const wall = (performance.now() - t0) / 1000;
+  // Busy CPU that is neither the server's nor this process's (the generator): other work on the
+  // machine, plus kernel time no process is charged for (softirq). Large values mean the figures are disturbed.
+  const otherCores = Math.max(0, m1.busy - m0.busy - serverCpuS - (self.user + self.system) / 1e6) / wall;
+  const stealCores = (m1.steal - m0.steal) / wall;
   const syncs = await fsyncs?.stop();
-  return { scenario: s.name, server: t.name, load, inSink, serverCpuS, ...(syncs !== undefined ? { fsyncs: syncs } : {}) };
+  return { scenario: s.name, server: t.name, load, inSink, serverCpuS, otherCores, stealCores, ...(syncs !== undefined ? { fsyncs: syncs } : {}) };
 }
 
 async function machineLimits(pki: BenchPki, work: string): Promise<MachineLimits> {
@@ -256,6 +266,10 @@ async function main(): Promise<number> {
     log(`Sealpost (${base.workers === 0 ? "one process" : `${base.workers} worker(s)`}, sink ${base.sink}) vs Postfix ${version}, ${SIZE}-octet messages, medians of ${runs} runs each, msg/s counts only messages found in the sink`);
     if (limits) log(limitsText(limits, []));
     log(table(rows));
+    const disturbed = records.filter((r) => r.otherCores > 0.25 || r.stealCores > 0.1);
+    if (disturbed.length > 0) {
+      log(`WARNING: ${disturbed.length} of ${records.length} runs had more than 0.25 core of other work or 0.1 core stolen on the machine (see "other" in the run lines): the figures are disturbed; run again on a quiet machine`);
+    }
     const lost = rows.reduce((a, r) => a + (r.acked - r.inSink), 0);
     log(lost === 0 ? "no acknowledged message was lost (every queue id from a 250 reply was found in the server's sink)" : `WARNING: ${lost} acknowledged message(s) never reached the sink`);
     for (const r of rows.filter((x) => x.failed > 0)) log(`failures ${r.scenario} ${r.server}: ${Object.entries(r.failures).map(([k, n]) => `${k}: ${n}`).join("; ")}`);
