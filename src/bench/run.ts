@@ -6,7 +6,7 @@
 // --scenarios a,b (names below), --sealpost-only, --no-idle, --no-limits,
 // --no-fsync-count (skip perf stat's fsync count), --sched none|rr
 // (NODE_CLUSTER_SCHED_POLICY for Sealpost's workers), --ab "workers=1 sched=none
-// KEY=value" (a second Sealpost with other settings, measured alternately), --sealpost-sink
+// node=--flag,--flag KEY=value" (a second Sealpost with other settings, measured alternately), --sealpost-sink
 // discard|maildir (default discard, as Postfix's), --profile DIR (V8 CPU
 // profiles of Sealpost's processes), --node-args "..." (for Sealpost's
 // processes, e.g. --perf-basic-prof), --keep (leave the work folder).
@@ -119,6 +119,8 @@ interface Variant {
   sched?: string;
   sink: "discard" | "maildir";
   env: Record<string, string>;
+  /** Extra node flags for this variant's processes. */
+  node?: string[];
 }
 
 /** "--ab 'workers=1 sched=none sink=maildir ENV=value'": a second Sealpost, measured in the same run (A/B of settings). */
@@ -131,6 +133,7 @@ function parseVariant(name: string, text: string, base: Variant): Variant {
     if (k === "workers") out.workers = Number(val);
     else if (k === "sched") out.sched = val;
     else if (k === "sink") out.sink = val === "maildir" ? "maildir" : "discard";
+    else if (k === "node") out.node = val.split(",").filter(Boolean);
     else if (k) out.env[k] = val;
   }
   return out;
@@ -166,7 +169,9 @@ async function main(): Promise<number> {
     env: {},
   };
   const variants = [base, ...(v.ab ? [parseVariant("sealpost-b", v.ab, base)] : [])];
-  const runs = v.runs !== undefined ? Number(v.runs) : 3;
+  // The machine's speed drifts by 20-40 % from one run to the next (both servers alike): the
+  // full benchmark takes the median of 5 alternated runs, the quick one of 3.
+  const runs = v.runs !== undefined ? Number(v.runs) : v.quick ? 3 : 5;
   const wanted = v.scenarios ? v.scenarios.split(",") : SCENARIOS.map((s) => s.name);
   const scenarios = SCENARIOS.filter((s) => wanted.includes(s.name));
   const work = mkdtempSync(path.join(os.tmpdir(), "sealpost-bench-"));
@@ -211,7 +216,7 @@ async function main(): Promise<number> {
       const dataDir = path.join(work, va.name);
       await configureSealpost(dataDir, pki, `${host}:${PORT}`);
       const env = { ...va.env, ...(va.sched ? { NODE_CLUSTER_SCHED_POLICY: va.sched } : {}) };
-      const r = await startSealpost(dataDir, { workers: va.workers, sink: va.sink, env, nodeArgs });
+      const r = await startSealpost(dataDir, { workers: va.workers, sink: va.sink, env, nodeArgs: [...nodeArgs, ...(va.node ?? [])] });
       running.push(r);
       const t: Target = { name: va.name, host, pid: () => r.pid, sink: SinkReader.sealpost(dataDir) };
       await waitListening(host, PORT);

@@ -9,8 +9,6 @@
 // CA known as an intermediate (a resumed TLS session carries only the
 // leaf); contoso.com authoritative with the mailbox sink@contoso.com.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AdminApi } from "../admin/api.js";
 import { LOCAL_DOMAIN, PARTNER_DOMAIN, SERVER_NAME, type BenchPki } from "./pki.js";
@@ -101,9 +99,4 @@ export function startSealpost(dataDir: string, o: StartOptions): Promise<Running
       reject(new Error(`sealpost serve exited (${signal ?? code}):\n${out}`));
     });
   });
-}
-
-export function sealpostVersion(): string {
-  const pkg = JSON.parse(readFileSync(path.join(path.dirname(BIN), "..", "package.json"), "utf8")) as { version: string };
-  return pkg.version;
 }
