@@ -6,7 +6,7 @@ import { readCertificates } from "../pki/certs.js";
 import { normalizeIssuerName } from "../pki/trust/issuers.js";
 import type { Verdict } from "../pki/trust/verdict.js";
 import { defaultPartnerOptions, type PartnerOptions } from "../org/store.js";
-import { applyListEdit, type ListEditInput } from "../org/validate.js";
+import { applyListEdit, oneOf, type ListEditInput } from "../org/validate.js";
 import type { ServerContext } from "./context.js";
 
 export interface PartnerView {
@@ -30,11 +30,6 @@ function view(p: PartnerOptions): PartnerView {
   return { Domain: p.domain, NameMatch: p.nameMatch, CertificateNames: p.certificateNames, AllowedIssuers: p.allowedIssuers, Mode: p.mode, RevocationMode: p.revocationMode };
 }
 
-function oneOf<T extends string>(what: string, value: string, allowed: readonly T[]): T {
-  const hit = allowed.find((a) => a.toLowerCase() === value.trim().toLowerCase());
-  if (!hit) throw new SealpostError("INVALID_ARGUMENT", `${what} '${value}' is not valid: use ${allowed.join(" or ")}.`);
-  return hit;
-}
 
 export function normalizePartnerDomain(d: string): string {
   return normalizeDomain(d, { allowWildcard: true });
