@@ -4,8 +4,10 @@ import { CertificateAdmin } from "./certificates.js";
 import { openServerContext, setServerName, type ServerContext } from "./context.js";
 import { ConnectorAdmin } from "./connectors.js";
 import { PartnerAdmin } from "./partners.js";
+import { QueueAdmin } from "./queues.js";
 import { SendConnectorAdmin } from "./send-connectors.js";
 import { TransportAdmin } from "./transport.js";
+import { TransportServerAdmin } from "./transport-server.js";
 import { TrustAdmin } from "./trust.js";
 
 export class AdminApi {
@@ -13,16 +15,20 @@ export class AdminApi {
   readonly trust: TrustAdmin;
   readonly partners: PartnerAdmin;
   readonly transport: TransportAdmin;
+  readonly transportServer: TransportServerAdmin;
   readonly connectors: ConnectorAdmin;
   readonly sendConnectors: SendConnectorAdmin;
+  readonly queues: QueueAdmin;
 
   constructor(readonly ctx: ServerContext) {
     this.certificates = new CertificateAdmin(ctx);
     this.trust = new TrustAdmin(ctx);
     this.partners = new PartnerAdmin(ctx);
     this.transport = new TransportAdmin(ctx);
+    this.transportServer = new TransportServerAdmin(ctx);
     this.connectors = new ConnectorAdmin(ctx);
     this.sendConnectors = new SendConnectorAdmin(ctx);
+    this.queues = new QueueAdmin(ctx);
   }
 
   static open(dataDir: string, opts: { now?: () => Date } = {}): AdminApi {
@@ -54,6 +60,7 @@ export class AdminApi {
   }
 
   async close(): Promise<void> {
+    this.queues.close();
     await this.ctx.close();
   }
 }

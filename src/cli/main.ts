@@ -17,6 +17,7 @@ import { readCounters } from "../shell/cmdlets/counters.js";
 import { formatTable } from "../shell/format.js";
 import { registerPartnerCommands } from "./partner.js";
 import { registerServeCommand } from "./serve.js";
+import { registerServerCommands } from "./server.js";
 import { registerTrustCommands } from "./trust.js";
 
 export interface GlobalOptions {
@@ -130,6 +131,7 @@ export function buildProgram(): Command {
   registerTrustCommands(program);
   registerPartnerCommands(program);
   registerServeCommand(program);
+  registerServerCommands(program);
   program
     .command("counters")
     .description("the running server's counters (Domain-Secured Messages Received/Sent, Outbound Session Failures, ...)")

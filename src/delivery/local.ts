@@ -15,6 +15,7 @@
 import { deliverToMaildir } from "./maildir.js";
 import type { Spool, SpoolEnvelope } from "../queue/spool.js";
 import type { MessageTracking } from "../protolog/tracking.js";
+import type { OutboundStore } from "../queue/outbound-store.js";
 import { metrics } from "../metrics/counters.js";
 
 /** What receive stored about each recipient (SpoolEnvelope.meta.route). */
@@ -34,6 +35,10 @@ export interface LocalDeliveryOptions {
   retryDelaysMs?: number[];
   /** "discard": local recipients get no copy (see the module comment). Default "maildir". */
   sink?: LocalSink;
+  /** Where relay recipients go (the send connectors' queue); without it they stay in the spool. */
+  outbound?: OutboundStore;
+  /** Called after relay recipients were queued (wakes the queue manager in this process). */
+  onQueued?: () => void;
 }
 
 export type LocalSink = "maildir" | "discard";
@@ -77,9 +82,23 @@ export class LocalDelivery {
       await new Promise((r) => setTimeout(r, delay).unref());
     }
     if (route.relay.length > 0) {
-      // Kept in the spool: relaying to other domains is the send connectors' work.
-      this.track(id, envelope, "DEFER", route.relay, "queued for relay: awaiting a send connector");
-      return;
+      if (!this.opts.outbound) {
+        // Kept in the spool: relaying to other domains is the send connectors' work.
+        this.track(id, envelope, "DEFER", route.relay, "queued for relay: awaiting a send connector");
+        return;
+      }
+      // Durable in the outbound queue before the spool forgets it (a crash in
+      // between queues it again under the same id: a no-op).
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.opts.outbound.enqueue({ id, envelope, body: message, recipients: route.relay });
+          break;
+        } catch {
+          const delay = this.delays[Math.min(attempt, this.delays.length - 1)] as number;
+          await new Promise((r) => setTimeout(r, delay).unref());
+        }
+      }
+      this.opts.onQueued?.();
     }
     await this.opts.spool.markDone(id);
   }

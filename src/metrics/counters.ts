@@ -13,8 +13,6 @@ const counter = (name: string, help: string, labelNames: string[] = []) =>
 
 export const metrics = {
   domainSecuredReceived: counter("sealpost_domain_secured_messages_received_total", "Domain-Secured Messages Received", ["partner"]),
-  domainSecuredSent: counter("sealpost_domain_secured_messages_sent_total", "Domain-Secured Messages Sent", ["partner"]),
-  domainSecuredOutboundFailures: counter("sealpost_domain_secured_outbound_session_failures_total", "Domain-Secured Outbound Session Failures", ["partner"]),
   messagesReceived: counter("sealpost_messages_received_total", "Messages accepted (durable) on receive connectors", ["connector"]),
   messagesRefused: counter("sealpost_messages_refused_total", "Messages or senders refused, by reason", ["connector", "reason"]),
   messagesDelivered: counter("sealpost_messages_delivered_total", "Local deliveries to mailboxes"),
@@ -22,6 +20,25 @@ export const metrics = {
   tlsHandshakeFailures: counter("sealpost_tls_handshake_failures_total", "Inbound TLS handshakes that failed", ["reason"]),
   verdicts: counter("sealpost_inbound_verdicts_total", "Domain Security decisions at MAIL FROM, by code", ["code"]),
   wouldRefuse: counter("sealpost_domain_secure_would_refuse_total", "ReportOnly partners: messages Enforce would have refused", ["partner", "code"]),
+};
+
+// The outbound queue manager runs in one process only (the primary): its
+// metrics live in a registry of their own, served next to the workers'
+// aggregate (a metric must not appear in both).
+export const outboundRegistry = new client.Registry();
+
+const outCounter = (name: string, help: string, labelNames: string[] = []) =>
+  new client.Counter({ name, help, labelNames, registers: [outboundRegistry] });
+
+export const outboundMetrics = {
+  domainSecuredSent: outCounter("sealpost_domain_secured_messages_sent_total", "Domain-Secured Messages Sent", ["partner"]),
+  domainSecuredOutboundFailures: outCounter("sealpost_domain_secured_outbound_session_failures_total", "Domain-Secured Outbound Session Failures", ["partner"]),
+  sent: outCounter("sealpost_messages_sent_total", "Messages handed to the next hop (one per message and next-hop domain)", ["connector"]),
+  deferred: outCounter("sealpost_messages_deferred_total", "Delivery attempts that left messages queued, by reason", ["reason"]),
+  bounced: outCounter("sealpost_messages_bounced_total", "Messages (per next-hop domain) that failed for good"),
+  held: outCounter("sealpost_outbound_held_total", "Attempts at which a partner's mail was held because the chosen send connector cannot carry domain-secured mail", ["partner"]),
+  sessionFailures: outCounter("sealpost_outbound_session_failures_total", "Outbound hosts that gave no usable session, by kind", ["reason"]),
+  queueLength: new client.Gauge({ name: "sealpost_queue_messages", help: "Messages in each next-hop queue", labelNames: ["next_hop"], registers: [outboundRegistry] }),
 };
 
 /** Exchange's counter names (Get-Counter) and the metric behind each. */

@@ -13,6 +13,11 @@ import { startAdminHttp, type AdminHttp, type LoopbackAddress } from "../admin/h
 import { LocalDelivery, type LocalSink } from "../delivery/local.js";
 import { MessageTracking } from "../protolog/tracking.js";
 import { Spool } from "../queue/spool.js";
+import { outboundRegistry } from "../metrics/counters.js";
+import { OutboundManager } from "../outbound/manager.js";
+import { outboundSettings } from "../outbound/settings.js";
+import { ProtocolLog } from "../protolog/protocol-log.js";
+import { OutboundStore } from "../queue/outbound-store.js";
 import { EdgeProcess } from "./edge.js";
 
 export interface ServeOptions {
@@ -29,7 +34,7 @@ const TICKET_ENV = "SEALPOST_TICKET_KEYS";
 const SINK_ENV = "SEALPOST_SINK";
 
 /** Delivers what a previous run acknowledged but did not finish (kill -9, power loss). */
-async function recoverSpool(api: AdminApi, log: (l: string) => void, sink: LocalSink | undefined): Promise<void> {
+async function recoverSpool(api: AdminApi, log: (l: string) => void, sink: LocalSink | undefined, outbound: OutboundStore): Promise<void> {
   const dir = path.join(api.ctx.dir.root, "queue");
   const { pending, skipped } = await Spool.recover(dir);
   if (skipped > 0) log(`spool recovery: skipped ${skipped} torn record(s) that were never acknowledged`);
@@ -38,7 +43,7 @@ async function recoverSpool(api: AdminApi, log: (l: string) => void, sink: Local
   const spool = new Spool({ dir });
   spool.adopt(pending);
   const tracking = new MessageTracking({ dir: path.join(api.ctx.dir.root, "logs", "tracking") });
-  const delivery = new LocalDelivery({ maildirRoot: path.join(api.ctx.dir.root, "maildir"), spool, tracking, serverName: api.serverName, ...(sink ? { sink } : {}) });
+  const delivery = new LocalDelivery({ maildirRoot: path.join(api.ctx.dir.root, "maildir"), spool, tracking, serverName: api.serverName, outbound, ...(sink ? { sink } : {}) });
   for (const m of pending) delivery.start(m.id, m.envelope, m.message);
   for (let i = 0; i < 500 && delivery.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 20));
   await tracking.close();
@@ -46,13 +51,26 @@ async function recoverSpool(api: AdminApi, log: (l: string) => void, sink: Local
 }
 
 export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() => Promise<void>> {
-  await recoverSpool(api, opts.log, opts.sink);
+  const outbound = OutboundStore.inDataDir(api.ctx.dir.root);
+  await recoverSpool(api, opts.log, opts.sink, outbound);
+  // The outbound queue manager runs here, once per server, whatever the number of workers.
+  const sendTracking = new MessageTracking({ dir: path.join(api.ctx.dir.root, "logs", "tracking") });
+  const sendLog = new ProtocolLog({ dir: path.join(api.ctx.dir.root, "logs", "protocol", "SmtpSend"), kind: "send" });
+  const manager = new OutboundManager({
+    ctx: api.ctx,
+    store: outbound,
+    tracking: sendTracking,
+    protocolLog: sendLog,
+    settings: () => outboundSettings(api.ctx.db),
+    log: opts.log,
+  });
+  manager.start();
   const ticketKeys = randomBytes(48);
   let edge: EdgeProcess | undefined;
   let aggregator: client.AggregatorRegistry<client.PrometheusContentType> | undefined;
   let stopping = false;
   if (opts.workers === 0) {
-    edge = new EdgeProcess({ dataDir: opts.dataDir, ticketKeys, ...(opts.sink ? { sink: opts.sink } : {}), log: opts.log });
+    edge = new EdgeProcess({ dataDir: opts.dataDir, ticketKeys, onQueued: () => manager.nudge(), ...(opts.sink ? { sink: opts.sink } : {}), log: opts.log });
     await edge.start();
   } else {
     aggregator = new client.AggregatorRegistry<client.PrometheusContentType>();
@@ -67,6 +85,7 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
     const ready = new Promise<void>((resolve, reject) => {
       let up = 0;
       cluster.on("message", (_w, msg: { type?: string; error?: string }) => {
+        if (msg?.type === "queued") manager.nudge();
         if (msg?.type === "ready" && ++up === opts.workers) resolve();
         if (msg?.type === "failed") reject(new Error(msg.error));
       });
@@ -80,7 +99,7 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
     await ready;
   }
   const http: AdminHttp = await startAdminHttp(api, opts.admin, {
-    metrics: async () => (aggregator ? (await aggregator.clusterMetrics()) : await client.register.metrics()),
+    metrics: async () => `${aggregator ? await aggregator.clusterMetrics() : await client.register.metrics()}\n${await outboundRegistry.metrics()}`,
   });
   if (http.newToken) opts.log(`Admin API token (shown once, stored in ${http.tokenFile} with mode 0600):\n${http.newToken}`);
   const listening = edge ? edge.addresses().map((a) => a.binding).join(", ") : "(workers)";
@@ -89,6 +108,10 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
     stopping = true;
     await http.close();
     if (edge) await edge.stop();
+    await manager.stop();
+    await sendLog.close();
+    await sendTracking.close();
+    outbound.close();
     await Promise.all(
       Object.values(cluster.workers ?? {}).map(
         (w) =>
@@ -108,7 +131,14 @@ export async function runWorker(dataDir: string): Promise<void> {
   new client.AggregatorRegistry<client.PrometheusContentType>();
   const keys = process.env[TICKET_ENV];
   const sink = process.env[SINK_ENV] === "discard" ? ("discard" as const) : undefined;
-  const edge = new EdgeProcess({ dataDir, ...(keys ? { ticketKeys: Buffer.from(keys, "hex") } : {}), ...(sink ? { sink } : {}), log: (l) => process.stderr.write(`${l}\n`) });
+  const edge = new EdgeProcess({
+    dataDir,
+    ...(keys ? { ticketKeys: Buffer.from(keys, "hex") } : {}),
+    ...(sink ? { sink } : {}),
+    // The queue manager runs in the primary: tell it there is mail to send.
+    onQueued: () => process.send?.({ type: "queued" }),
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
   try {
     await edge.start();
     process.send?.({ type: "ready" });

@@ -9,6 +9,7 @@ import { openServerContext, type ServerContext } from "../admin/context.js";
 import { LocalDelivery, type LocalSink } from "../delivery/local.js";
 import { ProtocolLog } from "../protolog/protocol-log.js";
 import { MessageTracking } from "../protolog/tracking.js";
+import { OutboundStore } from "../queue/outbound-store.js";
 import { Spool } from "../queue/spool.js";
 import { SmtpReceiver } from "../smtp/receive/receiver.js";
 import type { ReceiverOptions } from "../smtp/receive/types.js";
@@ -20,6 +21,8 @@ export interface EdgeOptions {
   ticketKeys?: Buffer;
   /** Where local deliveries go (default the Maildir; "discard" for benchmarks, see delivery/local.ts). */
   sink?: LocalSink;
+  /** Called when relay recipients were queued (the queue manager, when it runs in this process). */
+  onQueued?: () => void;
   /** How often the stores are checked for changes, ms. */
   watchIntervalMs?: number;
   log?: (line: string) => void;
@@ -48,6 +51,7 @@ export class EdgeProcess {
   readonly tracking: MessageTracking;
   readonly protocolLog: ProtocolLog;
   readonly delivery: LocalDelivery;
+  readonly outbound: OutboundStore;
   private snap!: Snapshot;
   private readonly receivers = new Map<string, SmtpReceiver>();
   private readonly listeners = new Map<string, net.Server>();
@@ -61,11 +65,14 @@ export class EdgeProcess {
     this.spool = new Spool({ dir: path.join(this.ctx.dir.root, "queue") });
     this.tracking = new MessageTracking({ dir: path.join(this.ctx.dir.root, "logs", "tracking") });
     this.protocolLog = new ProtocolLog({ dir: path.join(this.ctx.dir.root, "logs", "protocol", "SmtpReceive"), kind: "receive" });
+    this.outbound = OutboundStore.inDataDir(this.ctx.dir.root);
     this.delivery = new LocalDelivery({
       maildirRoot: path.join(this.ctx.dir.root, "maildir"),
       spool: this.spool,
       tracking: this.tracking,
       serverName: this.ctx.serverName,
+      outbound: this.outbound,
+      ...(opts.onQueued ? { onQueued: opts.onQueued } : {}),
       ...(opts.sink ? { sink: opts.sink } : {}),
     });
   }
@@ -192,6 +199,7 @@ export class EdgeProcess {
     await this.protocolLog.close();
     await this.tracking.close();
     await this.spool.close();
+    this.outbound.close();
     await this.ctx.close();
   }
 }

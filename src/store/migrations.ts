@@ -103,4 +103,13 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
     };
     db.prepare("INSERT INTO org_send_connectors (name, config) VALUES (?, ?)").run("Internet", JSON.stringify(internet));
   },
+  // 5: this server's transport settings (Get-/Set-TransportServer), one JSON value a key.
+  (db) => {
+    db.exec(`
+      CREATE TABLE transport_server_settings (
+        key   TEXT PRIMARY KEY,              -- Exchange's parameter name, e.g. MessageExpirationTimeout
+        value TEXT NOT NULL                  -- JSON; a key not stored has its default
+      );
+    `);
+  },
 ];

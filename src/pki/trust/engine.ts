@@ -1,8 +1,10 @@
 // The trust engine: chain validation, then revocation, then the partner's
-// rules (allowed issuers, name match), producing one verdict. Chain work is
-// cached by the leaf's fingerprint and the options in force; revocation is
-// re-read from the revocation cache on every use, so a resumed TLS session
-// or a reconnecting partner costs no chain work yet a revocation still bites.
+// rules (allowed issuers, name match), producing one verdict. A good chain is
+// cached by the leaf's fingerprint and the options in force; a failed one by
+// every certificate presented (see chain() for why); revocation is re-read
+// from the revocation cache on every use, so a resumed TLS session or a
+// reconnecting partner costs no chain work yet a revocation still bites.
+import { createHash } from "node:crypto";
 import { readFileSync, existsSync } from "node:fs";
 import tls from "node:tls";
 import { readCertificates } from "../certs.js";
@@ -149,17 +151,38 @@ export class TrustEngine {
     } catch {
       return { verdict: fail("CERT_MALFORMED", "The presented certificate could not be parsed.") };
     }
-    const key = `${leaf.sha256}|${opts.role}|${opts.requireClientAuthEku ? 1 : 0}`;
+    // Two kinds of entry, so that what one presentation lacked never refuses
+    // another:
+    // - a GOOD chain is keyed by the leaf (and the options): any later
+    //   presentation of that leaf, even a resumed TLS 1.3 session that sends
+    //   the leaf alone, gets it without chain work;
+    // - a FAILED chain is keyed by every certificate presented. A failure can
+    //   depend on what was sent (a leaf alone, an intermediate missing or the
+    //   wrong one), so it answers only the same presentation again: a resumed
+    //   session showing the leaf alone and failing for lack of its
+    //   intermediate must not refuse the partner's next full handshake, which
+    //   does send it. Failures are still cached (for negativeTtlMs) because a
+    //   partner that keeps presenting the same bad chain would otherwise cost
+    //   a chain build, and perhaps an AIA fetch, per connection.
+    const opt = `${opts.role}|${opts.requireClientAuthEku ? 1 : 0}`;
+    const okKey = `ok|${leaf.sha256}|${opt}`;
     const now = this.now();
-    const hit = this.cache.get(key);
-    if (hit && hit.expiresAt > now.getTime() && (hit.result.verdict.ok || hit.result.verdict.code !== "CERT_NOT_YET_VALID")) {
+    const good = this.cache.get(okKey);
+    if (good && good.expiresAt > now.getTime()) {
       this.stats.cacheHits++;
-      return hit.result;
+      return good.result;
     }
-    // A miss: only now is the whole chain read (see LazyChain). None (a TLS
-    // session already gone) decides nothing and is not remembered.
+    // Not known good: only now is the whole chain read (see LazyChain). None
+    // (a TLS session already gone) decides nothing and is not remembered.
     const all = allOf(certs);
     if (all.length === 0) return { verdict: fail("CERT_MISSING", "No certificate was presented.") };
+    const failKey = `fail|${presentedHash(all)}|${opt}`;
+    const bad = this.cache.get(failKey);
+    // "Not yet valid" is never answered from the cache: it may become valid any moment.
+    if (bad && bad.expiresAt > now.getTime() && bad.result.verdict.code !== "CERT_NOT_YET_VALID") {
+      this.stats.cacheHits++;
+      return bad.result;
+    }
     this.stats.chainBuilds++;
     const result = await validateChain(all, { anchors: this.anchors, intermediates: this.intermediates }, {
       now,
@@ -172,10 +195,19 @@ export class TrustEngine {
     const expiresAt = result.verdict.ok && result.path
       ? Math.min(...result.path.map((c) => c.notAfter.getTime())) + this.skewMs
       : now.getTime() + (this.opts.negativeTtlMs ?? 60_000);
+    const key = result.verdict.ok && result.path ? okKey : failKey;
+    this.cache.delete(key); // re-inserted last, so eviction (oldest first) finds it late
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, { result, expiresAt });
     return result;
   }
+}
+
+/** One digest of every certificate presented, in the order sent. */
+function presentedHash(all: Buffer[]): string {
+  const h = createHash("sha256");
+  for (const der of all) h.update(createHash("sha256").update(der).digest());
+  return h.digest("hex");
 }
 
 function dedupe(certs: ParsedCert[]): ParsedCert[] {

@@ -4,13 +4,15 @@ import { certificateCmdlets } from "./certificates.js";
 import { connectorCmdlets } from "./connectors.js";
 import { counterCmdlets } from "./counters.js";
 import { partnerCmdlets } from "./partners.js";
+import { queueCmdlets } from "./queues.js";
 import { sendConnectorCmdlets } from "./send-connectors.js";
 import { transportCmdlets } from "./transport.js";
+import { transportServerCmdlets } from "./transport-server.js";
 import { trustCmdletsAll } from "./trust.js";
 import { utilityCmdlets } from "./util.js";
 
 export function allCmdlets(): CmdletDef[] {
   const list: CmdletDef[] = [];
-  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...connectorCmdlets, ...sendConnectorCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
+  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...transportServerCmdlets, ...connectorCmdlets, ...sendConnectorCmdlets, ...queueCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
   return list;
 }

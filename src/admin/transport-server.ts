@@ -1,0 +1,333 @@
+// Admin API: this server's transport settings (Get-/Set-TransportServer).
+// They belong to the one server whose data folder this is (its SQLite
+// database, table transport_server_settings: one JSON value per Exchange
+// parameter name; a setting never set has Exchange 2007 Edge's default), not
+// to the organization. The delivery process reads them with
+// readTransportServerSettings() each time it needs them, so a change applies
+// to the next decision without a restart.
+//
+// Every value is validated before anything is written, and the change is
+// written in one transaction: one bad value changes nothing.
+import net from "node:net";
+import { SealpostError } from "../errors/errors.js";
+import { applyListEdit, formatTimeSpan, parseTimeSpan, type ListEditInput } from "../org/validate.js";
+import { validateRetrySettings, type RetrySettings } from "../queue/schedule.js";
+import type { Db } from "../store/sqlite.js";
+import type { ServerContext } from "./context.js";
+
+/** A connection limit: a number, or "Unlimited" (Exchange's word). */
+export type ConnectionLimit = number | "Unlimited";
+
+/** The settings as the program uses them. Time spans are whole seconds. */
+export interface TransportServerSettings {
+  /**
+   * DNS servers for outbound lookups, each "IPv4", "IPv4:port", "IPv6" or
+   * "[IPv6]:port" (the forms node:dns Resolver.setServers takes). Empty: the
+   * system resolver.
+   */
+  externalDNSServers: string[];
+  /** Connection failures retried at the short interval before the long one (0..15). */
+  transientFailureRetryCount: number;
+  /** seconds (0..12 h) */
+  transientFailureRetryInterval: number;
+  /** seconds (1 s..20 days) */
+  outboundConnectionFailureRetryInterval: number;
+  /** seconds (1 s..1 day) */
+  messageRetryInterval: number;
+  /** seconds (1 s..30 days) */
+  delayNotificationTimeout: number;
+  /** seconds (1 s..90 days) */
+  messageExpirationTimeout: number;
+  /** 1..100000 or "Unlimited" */
+  maxOutboundConnections: ConnectionLimit;
+  /** 1..100000 or "Unlimited"; in effect never more than maxOutboundConnections */
+  maxPerDomainOutboundConnections: ConnectionLimit;
+  /**
+   * For mail to a domain that is NOT a Domain Security partner: a failed
+   * STARTTLS handshake may be retried in clear. false forbids it. Partners
+   * never fall back, whatever this says.
+   */
+  plaintextFallback: boolean;
+}
+
+const MINUTE = 60;
+const HOUR = 3600;
+const DAY = 86400;
+
+/** Exchange 2007 Edge Transport's defaults (and schedule.ts's EXCHANGE_EDGE_DEFAULTS). */
+export const DEFAULT_TRANSPORT_SERVER_SETTINGS: Readonly<TransportServerSettings> = Object.freeze({
+  externalDNSServers: Object.freeze([]) as unknown as string[],
+  transientFailureRetryCount: 6,
+  transientFailureRetryInterval: 10 * MINUTE,
+  outboundConnectionFailureRetryInterval: 30 * MINUTE,
+  messageRetryInterval: 15 * MINUTE,
+  delayNotificationTimeout: 4 * HOUR,
+  messageExpirationTimeout: 2 * DAY,
+  maxOutboundConnections: 1000,
+  maxPerDomainOutboundConnections: 20,
+  plaintextFallback: true,
+});
+
+/** What Get-TransportServer shows: Exchange's property names, time spans as d.hh:mm:ss. */
+export interface TransportServerView {
+  Identity: string;
+  Name: string;
+  ExternalDNSServers: string[];
+  TransientFailureRetryCount: number;
+  TransientFailureRetryInterval: string;
+  OutboundConnectionFailureRetryInterval: string;
+  MessageRetryInterval: string;
+  DelayNotificationTimeout: string;
+  MessageExpirationTimeout: string;
+  MaxOutboundConnections: ConnectionLimit;
+  MaxPerDomainOutboundConnections: ConnectionLimit;
+  PlaintextFallback: boolean;
+}
+
+/**
+ * Administrator input for Set-TransportServer. Counts, time spans and limits
+ * as text or numbers ("00:10:00", 600, "Unlimited"); the DNS server list as
+ * a replacement or @{Add=...;Remove=...} (null clears it).
+ */
+export interface TransportServerEdits {
+  externalDNSServers?: ListEditInput | null;
+  transientFailureRetryCount?: string | number;
+  transientFailureRetryInterval?: string | number;
+  outboundConnectionFailureRetryInterval?: string | number;
+  messageRetryInterval?: string | number;
+  delayNotificationTimeout?: string | number;
+  messageExpirationTimeout?: string | number;
+  maxOutboundConnections?: string | number;
+  maxPerDomainOutboundConnections?: string | number;
+  plaintextFallback?: boolean | string;
+}
+
+type Key = keyof TransportServerSettings;
+
+function bad(name: string, value: unknown, hint: string): never {
+  const shown = Array.isArray(value) ? value.join(",") : String(value);
+  throw new SealpostError("INVALID_ARGUMENT", `${name} '${shown}' is not valid: ${hint}.`);
+}
+
+/**
+ * One DNS server: "IPv4", "IPv4:port", "IPv6", "[IPv6]" or "[IPv6]:port".
+ * Returns the canonical text: the address in its canonical form, the port
+ * kept when given ("127.0.0.1:53" stays "127.0.0.1:53"), IPv6 with a port in
+ * brackets.
+ */
+export function parseDnsServer(input: string): { host: string; port?: number; text: string } {
+  const name = "The DNS server";
+  const text = String(input).trim();
+  const hint = "write an IP address, IP:PORT, or [IPv6]:PORT (the port 1-65535)";
+  let host: string;
+  let portText: string | undefined;
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(text);
+  if (bracketed) {
+    host = bracketed[1] as string;
+    portText = bracketed[2];
+    if (!net.isIPv6(host)) return bad(name, text, "the address in brackets must be an IPv6 address");
+  } else if (net.isIP(text) !== 0) {
+    host = text; // IPv4, or IPv6 without a port ("::1:53" is an address: a port needs brackets)
+  } else {
+    const m = /^([^:]+):(.*)$/.exec(text);
+    if (!m || !net.isIPv4(m[1] as string)) {
+      return bad(name, text, `${/[a-z]/i.test(text) && !text.includes(":") ? "a DNS server must be given by IP address, not by name; " : ""}${hint}`);
+    }
+    host = m[1] as string;
+    portText = m[2];
+  }
+  if (host.includes("%")) return bad(name, text, "a zone index (%...) is not supported");
+  let port: number | undefined;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) return bad(name, text, "the port must be 1-65535");
+    port = Number(portText);
+  }
+  const v6 = net.isIPv6(host);
+  // The WHATWG URL parser gives IPv6's canonical (compressed, lower-case) form.
+  const canonical = v6 ? new URL(`http://[${host}]/`).hostname.slice(1, -1) : host;
+  const out = port === undefined ? canonical : v6 ? `[${canonical}]:${port}` : `${canonical}:${port}`;
+  return port === undefined ? { host: canonical, text: out } : { host: canonical, port, text: out };
+}
+
+const dnsText = (v: string): string => parseDnsServer(v).text;
+
+function parseCount(name: string, input: unknown, min: number, max: number): number {
+  const text = String(input).trim();
+  if (!/^-?\d+$/.test(text) || Number(text) < min || Number(text) > max) return bad(name, text, `give a whole number from ${min} to ${max}`);
+  return Number(text);
+}
+
+function parseSpan(name: string, input: unknown, min: number, max: number): number {
+  if (typeof input !== "string" && typeof input !== "number") return bad(name, input, "give a time span such as 00:10:00");
+  const secs = parseTimeSpan(name, input);
+  if (secs < min || secs > max) return bad(name, String(input), `it must be from ${formatTimeSpan(min)} to ${formatTimeSpan(max)}`);
+  return secs;
+}
+
+function parseLimit(name: string, input: unknown): ConnectionLimit {
+  const text = String(input).trim();
+  if (/^unlimited$/i.test(text)) return "Unlimited";
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 100_000) return bad(name, text, "give a whole number from 1 to 100000, or Unlimited");
+  return Number(text);
+}
+
+function parseBool(name: string, input: unknown): boolean {
+  if (typeof input === "boolean") return input;
+  const text = String(input).trim();
+  if (/^\$?true$/i.test(text)) return true;
+  if (/^\$?false$/i.test(text)) return false;
+  return bad(name, text, "give $true or $false");
+}
+
+interface Field<T> {
+  /** Exchange's parameter name: the stored key and the view's property. */
+  name: string;
+  parse(input: unknown): T;
+  show(v: T): unknown;
+}
+
+const span = (name: string, min: number, max: number): Field<number> => ({ name, parse: (v) => parseSpan(name, v, min, max), show: formatTimeSpan });
+const same = (v: unknown): unknown => v;
+
+const FIELDS: { [K in Key]: Field<TransportServerSettings[K]> } = {
+  externalDNSServers: {
+    name: "ExternalDNSServers",
+    parse: (v) => (Array.isArray(v) ? [...new Set(v.map((x) => dnsText(String(x))))] : bad("ExternalDNSServers", v, "give a list of DNS servers")),
+    show: (v) => [...v],
+  },
+  transientFailureRetryCount: { name: "TransientFailureRetryCount", parse: (v) => parseCount("TransientFailureRetryCount", v, 0, 15), show: same },
+  transientFailureRetryInterval: span("TransientFailureRetryInterval", 0, 12 * HOUR),
+  outboundConnectionFailureRetryInterval: span("OutboundConnectionFailureRetryInterval", 1, 20 * DAY),
+  messageRetryInterval: span("MessageRetryInterval", 1, DAY),
+  delayNotificationTimeout: span("DelayNotificationTimeout", 1, 30 * DAY),
+  messageExpirationTimeout: span("MessageExpirationTimeout", 1, 90 * DAY),
+  maxOutboundConnections: { name: "MaxOutboundConnections", parse: (v) => parseLimit("MaxOutboundConnections", v), show: same },
+  maxPerDomainOutboundConnections: { name: "MaxPerDomainOutboundConnections", parse: (v) => parseLimit("MaxPerDomainOutboundConnections", v), show: same },
+  plaintextFallback: { name: "PlaintextFallback", parse: (v) => parseBool("PlaintextFallback", v), show: same },
+};
+
+const KEYS = Object.keys(FIELDS) as Key[];
+
+/** The schedule's view of the retry settings (milliseconds). */
+export function retrySettingsOf(s: TransportServerSettings): RetrySettings {
+  return {
+    transientFailureRetryCount: s.transientFailureRetryCount,
+    transientFailureRetryIntervalMs: s.transientFailureRetryInterval * 1000,
+    outboundConnectionFailureRetryIntervalMs: s.outboundConnectionFailureRetryInterval * 1000,
+    messageRetryIntervalMs: s.messageRetryInterval * 1000,
+    delayNotificationTimeoutMs: s.delayNotificationTimeout * 1000,
+    messageExpirationTimeoutMs: s.messageExpirationTimeout * 1000,
+  };
+}
+
+function checkRetry(s: TransportServerSettings): void {
+  try {
+    validateRetrySettings(retrySettingsOf(s));
+  } catch (e) {
+    throw new SealpostError("INVALID_ARGUMENT", `The retry settings are not usable: ${(e as Error).message}.`, { cause: e });
+  }
+}
+
+/** A checked Set-TransportServer: the values to write, and the DNS list edit with normalized entries. */
+export interface TransportServerChange {
+  values: Partial<TransportServerSettings>;
+  externalDNSServers?: ListEditInput;
+}
+
+/**
+ * Checks every value of an edit without touching the database (the shell
+ * calls it before any command of a line runs; set() calls it first). Throws
+ * INVALID_ARGUMENT naming the first bad value.
+ */
+export function validateTransportServerEdits(edits: TransportServerEdits): TransportServerChange {
+  const values: Partial<Record<Key, unknown>> = {};
+  for (const key of KEYS) {
+    if (key === "externalDNSServers") continue;
+    const v = edits[key];
+    if (v !== undefined) values[key] = FIELDS[key].parse(v);
+  }
+  const change: TransportServerChange = { values: values as Partial<TransportServerSettings> };
+  if (edits.externalDNSServers !== undefined) {
+    const e = edits.externalDNSServers ?? { replace: [] };
+    change.externalDNSServers = "replace" in e ? { replace: e.replace.map(dnsText) } : { add: e.add.map(dnsText), remove: e.remove.map(dnsText) };
+  }
+  if (Object.keys(values).length === 0 && change.externalDNSServers === undefined) {
+    throw new SealpostError("INVALID_ARGUMENT", "Set-TransportServer: give at least one setting to change.");
+  }
+  return change;
+}
+
+/**
+ * Reads the stored settings (defaults for what was never set). `strict`:
+ * a stored value that is not valid (edited by hand) throws, naming it;
+ * otherwise it counts as its default (so Set-TransportServer can repair it).
+ */
+function readStored(db: Db, strict: boolean): TransportServerSettings {
+  const rows = db.prepare("SELECT key, value FROM transport_server_settings").all() as Array<{ key: string; value: string }>;
+  const out: Record<string, unknown> = { ...DEFAULT_TRANSPORT_SERVER_SETTINGS, externalDNSServers: [] };
+  for (const r of rows) {
+    const key = KEYS.find((k) => FIELDS[k].name === r.key);
+    if (!key) continue; // written by a newer release
+    try {
+      out[key] = FIELDS[key].parse(JSON.parse(r.value));
+    } catch (e) {
+      if (!strict) continue;
+      throw new SealpostError(
+        "INVALID_ARGUMENT",
+        `The stored transport server setting ${r.key} (${r.value}) is not valid: ${(e as Error).message} Set it again with Set-TransportServer -${r.key} <value>.`,
+        { cause: e },
+      );
+    }
+  }
+  return out as unknown as TransportServerSettings;
+}
+
+/** This server's transport settings, defaults for those never set. A pure read: call it whenever they are needed. */
+export function readTransportServerSettings(db: Db): TransportServerSettings {
+  return readStored(db, true);
+}
+
+export class TransportServerAdmin {
+  constructor(private readonly ctx: ServerContext) {}
+
+  /** Refuses an identity that is not this server's name (compared case-insensitively, a trailing dot ignored). */
+  checkIdentity(identity: string | undefined): void {
+    if (identity === undefined) return;
+    const id = identity.trim().toLowerCase().replace(/\.$/, "");
+    if (id === this.ctx.serverName.toLowerCase()) return;
+    throw new SealpostError(
+      "NOT_FOUND",
+      `No transport server '${identity}' here: this data folder is the server ${this.ctx.serverName}. Each server keeps its own transport settings; run the command with that server's data folder, or give no identity.`,
+    );
+  }
+
+  get(identity?: string): TransportServerView {
+    this.checkIdentity(identity);
+    const s = readTransportServerSettings(this.ctx.db);
+    const view: Record<string, unknown> = { Identity: this.ctx.serverName, Name: this.ctx.serverName };
+    for (const key of KEYS) view[FIELDS[key].name] = (FIELDS[key].show as (v: unknown) => unknown)(s[key]);
+    return view as unknown as TransportServerView;
+  }
+
+  /** Validates every value, then writes them all in one transaction; returns the settings now in force. */
+  set(edits: TransportServerEdits, identity?: string): TransportServerView {
+    this.checkIdentity(identity);
+    const change = validateTransportServerEdits(edits);
+    const put = this.ctx.db.prepare("INSERT INTO transport_server_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    // IMMEDIATE: the write lock is taken before reading, so two concurrent
+    // @{Add=...} edits of the DNS list both survive.
+    this.ctx.db
+      .transaction(() => {
+        const current = readStored(this.ctx.db, false);
+        const next: TransportServerSettings = { ...current, ...change.values };
+        if (change.externalDNSServers) next.externalDNSServers = applyListEdit(current.externalDNSServers, change.externalDNSServers, dnsText);
+        checkRetry(next);
+        for (const key of KEYS) {
+          const changed = key === "externalDNSServers" ? change.externalDNSServers !== undefined : change.values[key] !== undefined;
+          if (changed) put.run(FIELDS[key].name, JSON.stringify(next[key]));
+        }
+      })
+      .immediate();
+    return this.get();
+  }
+}

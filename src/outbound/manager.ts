@@ -1,0 +1,612 @@
+// The outbound queue manager: one per server, in the process that owns the
+// admin endpoint. It takes due recipients from the outbound queue
+// (queue/outbound-store.ts), one next-hop domain at a time, routes them
+// (policy/outbound.ts: the send connector, or why a partner's mail is held),
+// finds the hosts (DNS or smart hosts), opens sessions (smtp/send/session.ts),
+// and for a Domain Security partner lets no mail command out before the
+// trust layer has accepted the server's certificate for the recipient
+// domain. Results go back into the queue: delivered or failed recipients
+// leave it, the others wait for the schedule (queue/schedule.ts). Reports
+// (dsn/report.ts) go to the sender: into a local mailbox, or out through
+// this same queue.
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import type { ServerContext } from "../admin/context.js";
+import { deliverToMaildir } from "../delivery/maildir.js";
+import { resolveMailHosts, createResolver, type MailResolver } from "../dns/resolver.js";
+import { buildDsn, type DsnRecipient } from "../dsn/report.js";
+import { outboundMetrics } from "../metrics/counters.js";
+import { defaultPartnerOptions } from "../org/store.js";
+import { planOutbound, type OutboundPlan, type Route } from "../policy/outbound.js";
+import { certificateLogLines, type ProtocolLog } from "../protolog/protocol-log.js";
+import type { MessageTracking, TrackingEvent } from "../protolog/tracking.js";
+import { parseCert } from "../pki/trust/parsed.js";
+import { certificateNames } from "../pki/certs.js";
+import type { Verdict } from "../pki/trust/verdict.js";
+import type { OutboundStore, QueuedMessage, QueuedRecipient } from "../queue/outbound-store.js";
+import { delayNoticeDue, isExpired, nextQueueAttempt, expiresAt, type RetrySettings } from "../queue/schedule.js";
+import { newMessageId, type SpoolEnvelope } from "../queue/spool.js";
+import { SendSession, SessionError, type SendLogEvent } from "../smtp/send/session.js";
+
+/** The server-level settings the manager reads before each pass (Set-TransportServer). */
+export interface OutboundSettings {
+  externalDnsServers: string[];
+  retry: RetrySettings;
+  maxOutboundConnections: number;
+  maxPerDomainOutboundConnections: number;
+  /** Non-partner mail: a failed STARTTLS handshake may be retried in clear. */
+  plaintextFallback: boolean;
+}
+
+export interface OutboundManagerOptions {
+  ctx: ServerContext;
+  store: OutboundStore;
+  tracking: MessageTracking;
+  protocolLog: ProtocolLog;
+  settings: () => OutboundSettings;
+  log: (line: string) => void;
+  /** How often the queue is looked at, ms (default 250). */
+  tickMs?: number;
+  /** Replaces the DNS resolver (tests of odd DNS answers). */
+  resolver?: (servers: string[]) => MailResolver;
+  /** Session timeout, ms (default: the connector's ConnectionInactivityTimeOut). */
+  sessionTimeoutMs?: number;
+}
+
+/** A host to connect to: the name (SNI, logs) and its addresses in order. */
+interface Target {
+  name: string;
+  addresses: string[];
+  port: number;
+}
+
+/** How a message fares on one attempt. */
+interface Verified {
+  session: SendSession;
+  target: Target;
+  address: string;
+  verdict?: Verdict;
+  sessionId: string;
+}
+
+const MAX_BATCH = 500;
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
+}
+
+/** "host", "host:port", "[1.2.3.4]", "[1.2.3.4]:port" → name, port, and whether it is a literal. */
+function parseSmartHost(s: string, defaultPort: number): { name: string; port: number; literal: boolean } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(s);
+  if (!m) return { name: s, port: defaultPort, literal: false };
+  return { name: m[1] as string, port: m[2] ? Number(m[2]) : defaultPort, literal: s.startsWith("[") || /^[\d.]+$/.test(m[1] as string) };
+}
+
+export class OutboundManager {
+  private readonly active = new Map<string, Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private stopping = false;
+  private connections = 0;
+  private lastVersion = -1;
+  private readonly held = new Set<string>();
+  private ticking = false;
+
+  constructor(private readonly opts: OutboundManagerOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 250);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  /** New work was queued: look now rather than at the next tick. */
+  nudge(): void {
+    setImmediate(() => void this.tick());
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  /** Queues being delivered right now. */
+  activeDomains(): string[] {
+    return [...this.active.keys()];
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopping || this.ticking) return;
+    this.ticking = true;
+    try {
+      // A configuration change may release mail held for a configuration error: look again now.
+      const version = await this.opts.ctx.org.version();
+      if (version !== this.lastVersion) {
+        this.lastVersion = version;
+        for (const d of this.held) this.opts.store.retryNow(d);
+        this.held.clear();
+      }
+      for (const m of this.opts.store.removalsRequested()) {
+        await this.fail(m, m.recipients, "5.0.0", "the message was removed from the queue by an administrator", undefined);
+      }
+      const settings = this.opts.settings();
+      const due = this.opts.store.dueDomains(Date.now());
+      for (const domain of due) {
+        if (this.active.has(domain)) continue;
+        if (this.connections >= settings.maxOutboundConnections) break;
+        const run = this.deliverDomain(domain, settings)
+          .catch((e: Error) => this.opts.log(`outbound: queue ${domain}: ${e.stack ?? e.message}`))
+          .finally(() => {
+            this.active.delete(domain);
+            this.updateGauges();
+          });
+        this.active.set(domain, run);
+      }
+    } catch (e) {
+      this.opts.log(`outbound: ${(e as Error).message}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private updateGauges(): void {
+    try {
+      outboundMetrics.queueLength.reset();
+      for (const q of this.opts.store.listQueues()) outboundMetrics.queueLength.set({ next_hop: q.domain }, q.messageCount);
+    } catch {
+      // the store is closing
+    }
+  }
+
+  /** One pass over one next-hop domain's due recipients. */
+  private async deliverDomain(domain: string, settings: OutboundSettings): Promise<void> {
+    const { store, ctx } = this.opts;
+    const now = new Date();
+    const retry = settings.retry;
+    let messages = store.messagesIn(domain, { dueAt: now.getTime(), limit: MAX_BATCH });
+    if (messages.length === 0) return;
+
+    // Expired messages go back to their senders; delay notices go out once.
+    const live: QueuedMessage[] = [];
+    for (const m of messages) {
+      const state = this.retryState(m);
+      if (isExpired(state, now, retry)) {
+        const reason = m.recipients[0]?.lastError || "the message could not be delivered before it expired";
+        await this.fail(m, m.recipients, "5.4.7", `expired after ${Math.round(retry.messageExpirationTimeoutMs / 60000)} minute(s); last error: ${reason}`, undefined);
+        continue;
+      }
+      if (delayNoticeDue(state, now, retry)) await this.delayNotice(m, retry);
+      live.push(m);
+    }
+    messages = live;
+    if (messages.length === 0) return;
+
+    const [settingsOrg, connectors] = await Promise.all([ctx.org.getSettings(), ctx.org.listSendConnectors()]);
+    const plan = planOutbound(domain, settingsOrg.tlsSendDomainSecureList, connectors, ctx.serverName);
+    if (plan.kind === "no-route" || plan.kind === "held") {
+      if (plan.kind === "held") {
+        this.held.add(domain);
+        outboundMetrics.held.inc({ partner: plan.partner });
+        this.opts.log(`ALERT outbound: mail for ${domain} is held, not sent: ${plan.reason}`);
+      }
+      this.queueFailure(domain, messages, plan.reason, retry, plan.kind === "held" ? "configuration" : "routing");
+      return;
+    }
+    const partner = plan.kind === "domain-secure" ? plan.partner : undefined;
+    const targets = await this.targets(domain, plan.route, settings);
+    if (targets.kind === "permanent") {
+      for (const m of messages) await this.fail(m, m.recipients, targets.status, targets.reason, undefined);
+      return;
+    }
+    if (targets.kind === "temporary") {
+      this.queueFailure(domain, messages, targets.reason, retry, "dns");
+      return;
+    }
+
+    const first = await this.connect(domain, plan, targets.targets, settings);
+    if ("failure" in first) {
+      this.queueFailure(domain, messages, first.failure, retry, partner ? "domain-security" : "connection");
+      return;
+    }
+    store.queueSucceeded(domain, Date.now());
+    // More sessions to the same host when there is a lot to send (bounded per domain and in total).
+    const lanes = Math.max(1, Math.min(settings.maxPerDomainOutboundConnections, Math.ceil(messages.length / 20), settings.maxOutboundConnections - this.connections + 1));
+    const work = [...messages];
+    const runLane = async (v: Verified): Promise<void> => {
+      try {
+        for (let m = work.shift(); m; m = work.shift()) {
+          const ok = await this.sendMessage(v, m, plan.route, partner, retry);
+          if (!ok) {
+            // The session broke: what is left waits for the next pass.
+            for (const rest of work.splice(0)) store.deferred(rest.id, rest.recipients.map((r) => r.address), Date.now(), Date.now() + retry.transientFailureRetryIntervalMs, "the session ended before this message was sent", false);
+            break;
+          }
+        }
+      } finally {
+        v.session.close();
+        this.connections--;
+      }
+    };
+    const runs = [runLane(first)];
+    for (let i = 1; i < lanes && work.length > 0; i++) {
+      const more = await this.connect(domain, plan, [{ ...first.target, addresses: [first.address] }], settings);
+      if ("failure" in more) break;
+      runs.push(runLane(more));
+    }
+    await Promise.all(runs);
+  }
+
+  private retryState(m: QueuedMessage): { arrivedAt: Date; attempts: number; lastAttemptAt?: Date; delayNotified: boolean } {
+    let attempts = 0;
+    let last: Date | undefined;
+    for (const r of m.recipients) {
+      attempts = Math.max(attempts, r.attempts);
+      if (r.lastAttemptAt && (!last || r.lastAttemptAt > last)) last = r.lastAttemptAt;
+    }
+    return { arrivedAt: m.arrivedAt, attempts, ...(last ? { lastAttemptAt: last } : {}), delayNotified: m.recipients.every((r) => r.delayNotified) };
+  }
+
+  /** No session could be had (or the mail may not leave): the queue goes into Retry, every message keeps the reason. */
+  private queueFailure(domain: string, messages: QueuedMessage[], reason: string, retry: RetrySettings, kind: string): void {
+    const { store } = this.opts;
+    const at = Date.now();
+    const q = store.queueState(domain);
+    const next = nextQueueAttempt({ consecutiveFailures: q.consecutiveFailures + 1, lastAttemptAt: new Date(at) }, retry);
+    const nextAt = next === "now" ? at : next.getTime();
+    store.queueFailed(domain, at, nextAt, reason);
+    for (const m of messages) {
+      const until = Math.min(nextAt, expiresAt({ arrivedAt: m.arrivedAt, attempts: 0, delayNotified: false }, retry).getTime());
+      store.deferred(m.id, m.recipients.map((r) => r.address), at, until, reason);
+      outboundMetrics.deferred.inc({ reason: kind });
+      this.track(m, "DEFER", m.recipients.map((r) => r.address), reason);
+    }
+  }
+
+  private async targets(domain: string, route: Route, settings: OutboundSettings): Promise<
+    | { kind: "ok"; targets: Target[] }
+    | { kind: "temporary"; reason: string }
+    | { kind: "permanent"; status: string; reason: string }
+  > {
+    const c = route.connector;
+    const resolver = (this.opts.resolver ?? ((s: string[]) => createResolver(s.length > 0 ? s : undefined, { timeoutMs: 5000, tries: 2 })))(settings.externalDnsServers);
+    if (!c.dnsRoutingEnabled && c.smartHosts.length > 0) {
+      const out: Target[] = [];
+      const errors: string[] = [];
+      for (const s of c.smartHosts) {
+        const h = parseSmartHost(s, c.port);
+        if (h.literal) {
+          out.push({ name: h.name, addresses: [h.name], port: h.port });
+          continue;
+        }
+        try {
+          const found = await resolver.resolveAddresses(h.name);
+          const addrs = [found.ipv4, found.ipv6].flatMap((r) => (r.status === "fulfilled" ? r.value : []));
+          if (addrs.length > 0) out.push({ name: h.name, addresses: addrs, port: h.port });
+          else errors.push(`${h.name}: no address`);
+        } catch (e) {
+          errors.push(`${h.name}: ${(e as Error).message}`);
+        }
+      }
+      return out.length > 0 ? { kind: "ok", targets: out } : { kind: "temporary", reason: `no smart host of the send connector ${c.name} could be resolved (${errors.join("; ")})` };
+    }
+    const r = await resolveMailHosts(domain, resolver);
+    switch (r.kind) {
+      case "hosts":
+        return { kind: "ok", targets: r.hosts.map((h) => ({ name: h.name, addresses: h.addresses, port: c.port })) };
+      case "null-mx":
+        return { kind: "permanent", status: "5.1.10", reason: `${domain} accepts no mail (null MX, RFC 7505)` };
+      case "no-such-domain":
+        return { kind: "permanent", status: "5.1.2", reason: `the domain ${domain} does not exist (${r.detail})` };
+      default:
+        return { kind: "temporary", reason: `DNS lookup for ${domain} failed: ${r.detail}` };
+    }
+  }
+
+  /**
+   * Tries the hosts in order until one gives a session fit for this mail:
+   * for a partner, TLS with our certificate presented and the server's
+   * certificate accepted for the domain. Each failing host of a partner
+   * counts once as a Domain-Secured Outbound Session Failure.
+   */
+  private async connect(domain: string, plan: Extract<OutboundPlan, { kind: "domain-secure" | "opportunistic" }>, targets: Target[], settings: OutboundSettings): Promise<Verified | { failure: string }> {
+    const { ctx } = this.opts;
+    const c = plan.route.connector;
+    const fqdn = c.fqdn ?? ctx.serverName;
+    const partner = plan.kind === "domain-secure" ? plan.partner : undefined;
+    const creds = ctx.certs.tlsCredentialsFor(fqdn, ctx.now());
+    const failures: string[] = [];
+    if (partner && !creds) {
+      outboundMetrics.domainSecuredOutboundFailures.inc({ partner });
+      return { failure: `no SMTP-enabled certificate on this server names ${fqdn} (the send connector ${c.name}'s FQDN): domain-secured mail cannot be sent without one` };
+    }
+    const timeoutMs = this.opts.sessionTimeoutMs ?? Math.max(1, c.connectionInactivityTimeout) * 1000;
+    const tlsMode = partner ? "required" : c.ignoreSTARTTLS ? "none" : c.requireTLS ? "required" : "opportunistic";
+    for (const t of targets) {
+      let hostFailure: string | undefined;
+      for (const address of t.addresses) {
+        const sessionId = randomBytes(8).toString("hex").toUpperCase();
+        const log = this.sessionLog(c.name, c.protocolLoggingLevel === "Verbose", sessionId, `${address}:${t.port}`);
+        let session: SendSession;
+        this.connections++;
+        try {
+          session = await this.open({ address, target: t, fqdn, tlsMode, creds, timeoutMs, log }, !partner && tlsMode === "opportunistic" && settings.plaintextFallback);
+        } catch (e) {
+          this.connections--;
+          const err = e as SessionError;
+          hostFailure = `${t.name}[${address}]: ${err.stage === "starttls" && partner ? "STARTTLS is not available" : err.stage}: ${err.message}`;
+          continue;
+        }
+        const facts = session.tls;
+        if (facts) this.logTls(log, facts, creds?.thumbprint);
+        if (!partner) return { session, target: t, address, sessionId };
+        if (!facts) {
+          session.close();
+          this.connections--;
+          hostFailure = `${t.name}[${address}]: the session is not encrypted`;
+          continue;
+        }
+        const options = (await ctx.org.getPartner(partner)) ?? defaultPartnerOptions(partner);
+        const engine = await ctx.trust();
+        const verdict = await engine.verifyForDomain(facts.peerCertificates, domain, options, { role: "server", revocationMode: options.revocationMode });
+        log("*", `${verdict.ok ? "verified" : "refused"} ${verdict.code}: ${verdict.reason}`, "Domain security");
+        if (!verdict.ok) {
+          session.close();
+          this.connections--;
+          hostFailure = `${t.name}[${address}]: the server's certificate failed ${verdict.code}: ${verdict.reason}`;
+          // Another address of the same host presents the same certificate: go on with the next host.
+          break;
+        }
+        return { session, target: t, address, verdict, sessionId };
+      }
+      if (hostFailure) {
+        failures.push(hostFailure);
+        if (partner) outboundMetrics.domainSecuredOutboundFailures.inc({ partner });
+        outboundMetrics.sessionFailures.inc({ reason: partner ? "domain-security" : "connection" });
+      }
+    }
+    return { failure: failures.length > 0 ? failures.join("; ") : `no host to connect to for ${domain}` };
+  }
+
+  private async open(
+    a: { address: string; target: Target; fqdn: string; tlsMode: "required" | "opportunistic" | "none"; creds?: { key: string; cert: string } | undefined; timeoutMs: number; log: (e: SendLogEvent, d: string, ctx?: string) => void },
+    fallback: boolean,
+  ): Promise<SendSession> {
+    const base = { host: a.address, port: a.target.port, serverName: a.target.name, ehloName: a.fqdn, timeoutMs: a.timeoutMs, log: a.log, ...(a.creds ? { credentials: { key: a.creds.key, cert: a.creds.cert } } : {}) };
+    try {
+      return await SendSession.open({ ...base, tls: a.tlsMode });
+    } catch (e) {
+      if (fallback && e instanceof SessionError && e.stage === "tls") {
+        a.log("*", "TLS handshake failed; retrying without TLS (PlaintextFallback)");
+        return SendSession.open({ ...base, tls: "none" });
+      }
+      throw e;
+    }
+  }
+
+  private sessionLog(connector: string, verbose: boolean, sessionId: string, remote: string): (e: SendLogEvent, d: string, context?: string) => void {
+    let seq = 0;
+    return (event, data, context) => {
+      if (!verbose) return;
+      this.opts.protocolLog.write({ connector, sessionId, sequence: seq++, local: "", remote, event, data, ...(context !== undefined ? { context } : {}) });
+    };
+  }
+
+  private logTls(log: (e: SendLogEvent, d: string, c?: string) => void, facts: { protocol: string; cipher: string; peerCertificates: Buffer[] }, ownThumb: string | undefined): void {
+    log("*", `TLS protocol ${facts.protocol} cipher ${facts.cipher}`, "TLS");
+    const own = ownThumb ? this.opts.ctx.certs.get(ownThumb) : undefined;
+    if (own) {
+      for (const row of certificateLogLines("Sending certificate", { subject: own.subject, issuer: own.issuer, serialNumber: own.serialNumber, thumbprint: own.thumbprint, names: own.certificateDomains })) log("*", row.data, row.context);
+    }
+    const leaf = facts.peerCertificates[0];
+    if (leaf) {
+      try {
+        const p = parseCert(leaf);
+        for (const row of certificateLogLines("Received certificate", { subject: p.subject, issuer: p.issuer, serialNumber: p.serial, thumbprint: p.sha1, names: certificateNames(p.dnsNames, p.commonName) })) log("*", row.data, row.context);
+      } catch {
+        log("*", "Received certificate: (unreadable)");
+      }
+    }
+  }
+
+  /** Sends one message's recipients for this domain; false when the session broke. */
+  private async sendMessage(v: Verified, m: QueuedMessage, route: Route, partner: string | undefined, retry: RetrySettings): Promise<boolean> {
+    const { store } = this.opts;
+    const body = store.body(m.id);
+    if (!body) return true; // removed meanwhile (Remove-Message)
+    const env = m.envelope;
+    // One transaction per distinct NOTIFY/ORCPT (the library sends one set per envelope).
+    const groups = new Map<string, QueuedRecipient[]>();
+    for (const r of m.recipients) {
+      const key = `${r.notify?.join(",") ?? ""}\u0000${r.orcpt ?? ""}`;
+      groups.set(key, [...(groups.get(key) ?? []), r]);
+    }
+    const remoteMta = `dns; ${v.target.name}`;
+    for (const group of groups.values()) {
+      const g0 = group[0] as QueuedRecipient;
+      let result;
+      try {
+        result = await v.session.send(
+          {
+            from: env.mailFrom,
+            to: group.map((r) => r.address),
+            size: body.length,
+            eightBit: env.mailParams.body === "8BITMIME",
+            dsn: {
+              ...(env.mailParams.ret ? { ret: env.mailParams.ret } : {}),
+              ...(env.mailParams.envid ? { envid: env.mailParams.envid } : {}),
+              ...(g0.notify ? { notify: g0.notify } : {}),
+              ...(g0.orcpt ? { orcpt: g0.orcpt } : {}),
+            },
+          },
+          body,
+        );
+      } catch (e) {
+        const at = Date.now();
+        store.deferred(m.id, group.map((r) => r.address), at, at + retry.transientFailureRetryIntervalMs, `${v.target.name}: ${(e as Error).message}`);
+        this.track(m, "DEFER", group.map((r) => r.address), `${v.target.name}: ${(e as Error).message}`);
+        outboundMetrics.deferred.inc({ reason: "session" });
+        return false;
+      }
+      const sent = result.recipients.filter((r) => r.ok).map((r) => r.address);
+      const permanent = result.recipients.filter((r) => !r.ok && (r.code ?? 400) >= 500);
+      const temporary = result.recipients.filter((r) => !r.ok && (r.code ?? 400) < 500);
+      if (sent.length > 0) {
+        store.complete(m.id, sent);
+        outboundMetrics.sent.inc({ connector: route.connector.name });
+        if (partner) outboundMetrics.domainSecuredSent.inc({ partner });
+        this.track(m, "SEND", sent, `${result.response}`, v);
+      }
+      if (permanent.length > 0) {
+        const recips = group.filter((r) => permanent.some((p) => p.address === r.address));
+        const first = permanent[0] as { response: string };
+        const status = /\b([45]\.\d{1,3}\.\d{1,3})\b/.exec(first.response)?.[1]?.replace(/^4/, "5") ?? "5.0.0";
+        await this.fail(m, recips, status, `${v.target.name} answered: ${first.response}`, remoteMta, permanent);
+      }
+      if (temporary.length > 0) {
+        const at = Date.now();
+        for (const t of temporary) {
+          store.deferred(m.id, [t.address], at, Math.min(at + retry.messageRetryIntervalMs, expiresAt({ arrivedAt: m.arrivedAt, attempts: 0, delayNotified: false }, retry).getTime()), `${v.target.name} answered: ${t.response}`);
+        }
+        outboundMetrics.deferred.inc({ reason: "remote" });
+        this.track(m, "DEFER", temporary.map((t) => t.address), `${v.target.name} answered: ${(temporary[0] as { response: string }).response}`, v);
+      }
+      try {
+        await v.session.reset();
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Recipients failed for good: a non-delivery report (as their NOTIFY asks), then out of the queue. */
+  private async fail(m: QueuedMessage, recips: QueuedRecipient[], status: string, reason: string, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): Promise<void> {
+    const body = this.opts.store.body(m.id) ?? Buffer.alloc(0);
+    const now = new Date();
+    const dsnRecipients: DsnRecipient[] = recips.map((r) => {
+      const reply = replies?.find((x) => x.address === r.address);
+      return {
+        address: r.address,
+        ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+        ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
+        status,
+        action: "failed",
+        diagnostic: reply ? `smtp; ${reply.response}` : /certificate|TLS|STARTTLS|Domain Security|domain-secured/i.test(reason) ? `x-domain-security; ${reason}` : `x-sealpost; ${reason}`,
+        ...(remoteMta ? { remoteMta } : {}),
+        ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
+      };
+    });
+    await this.report(m, body, "failure", dsnRecipients, reason, now);
+    this.opts.store.complete(m.id, recips.map((r) => r.address));
+    outboundMetrics.bounced.inc();
+    this.track(m, "FAIL", recips.map((r) => r.address), reason);
+  }
+
+  private async delayNotice(m: QueuedMessage, retry: RetrySettings): Promise<void> {
+    const body = this.opts.store.body(m.id) ?? Buffer.alloc(0);
+    const now = new Date();
+    const until = expiresAt({ arrivedAt: m.arrivedAt, attempts: 0, delayNotified: false }, retry);
+    const recips: DsnRecipient[] = m.recipients.map((r) => ({
+      address: r.address,
+      ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+      ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
+      status: "4.4.7",
+      action: "delayed",
+      ...(r.lastError ? { diagnostic: `x-sealpost; ${r.lastError}` } : {}),
+      ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
+      willRetryUntil: until,
+    }));
+    await this.report(m, body, "delay", recips, m.recipients[0]?.lastError || "delivery is delayed", now);
+    this.opts.store.markDelayNotified(m.id, m.recipients.map((r) => r.address));
+  }
+
+  private async report(m: QueuedMessage, body: Buffer, kind: "failure" | "delay", recipients: DsnRecipient[], reason: string, now: Date): Promise<void> {
+    const env = m.envelope;
+    const dsn = buildDsn({
+      kind,
+      reportingMta: this.opts.ctx.serverName,
+      originalSender: env.mailFrom,
+      ...(env.mailParams.envid ? { envid: env.mailParams.envid } : {}),
+      ...(env.mailParams.ret === "FULL" || env.mailParams.ret === "HDRS" ? { ret: env.mailParams.ret } : {}),
+      arrivalDate: m.arrivedAt,
+      now,
+      recipients,
+      originalMessage: body,
+      messageIdDomain: this.opts.ctx.serverName,
+      humanReason: kind === "failure" ? `The reason: ${reason}` : `The reason so far: ${reason}`,
+    });
+    if (!dsn) return;
+    await this.submit(dsn.rcptTo, dsn.message, dsn.eightBit);
+    this.opts.tracking.write({
+      eventId: "DSN",
+      messageId: m.messageId,
+      internalId: m.id,
+      sender: "",
+      recipients: [dsn.rcptTo],
+      connector: "",
+      sessionId: "",
+      serverHostname: this.opts.ctx.serverName,
+      clientIp: "",
+      detail: `${kind === "failure" ? "non-delivery" : "delay"} report for ${recipients.map((r) => r.address).join(", ")}: ${reason}`,
+    });
+  }
+
+  /** A message we generate (a report): into a local mailbox, or into the outbound queue. */
+  private async submit(rcpt: string, message: Buffer, eightBit: boolean): Promise<void> {
+    const { ctx, store } = this.opts;
+    const domain = domainOf(rcpt);
+    const [domains, mailboxes] = await Promise.all([ctx.org.listAcceptedDomains(), ctx.org.listMailboxes()]);
+    const accepted = domains.find((a) => a.domainName === domain) ?? domains.find((a) => a.domainName.startsWith("*.") && domain.endsWith(a.domainName.slice(1)));
+    if (accepted?.domainType === "Authoritative") {
+      const mailbox = mailboxes.find((b) => b.primarySmtpAddress.toLowerCase() === rcpt.toLowerCase())?.primarySmtpAddress ?? accepted.catchAllMailbox;
+      if (!mailbox) {
+        this.opts.log(`outbound: a report for ${rcpt} was dropped: no such mailbox`);
+        return;
+      }
+      const at = mailbox.lastIndexOf("@");
+      await deliverToMaildir(path.join(ctx.dir.root, "maildir"), mailbox.slice(at + 1).toLowerCase(), mailbox.slice(0, at), message, { prepend: Buffer.from(`Return-Path: <>\r\nDelivered-To: ${rcpt}\r\n`) });
+      return;
+    }
+    const envelope: SpoolEnvelope = {
+      receivedAt: new Date().toISOString(),
+      mailFrom: "",
+      rcptTo: [{ address: rcpt, params: {} }],
+      mailParams: { size: message.length, ...(eightBit ? { body: "8BITMIME" } : {}) },
+      connector: "",
+      sessionId: "",
+      meta: { messageId: /^message-id:\s*(.+)$/im.exec(message.toString("latin1", 0, 4096))?.[1]?.trim() ?? "" },
+    };
+    store.insertAll([{ id: newMessageId(), envelope, body: message, recipients: [rcpt] }]);
+  }
+
+  private track(m: QueuedMessage, eventId: TrackingEvent["eventId"], recipients: string[], detail: string, v?: Verified): void {
+    const facts = v?.session.tls;
+    let tls: TrackingEvent["tls"];
+    if (facts) {
+      tls = { protocol: facts.protocol, cipher: facts.cipher };
+      const leaf = facts.peerCertificates[0];
+      if (leaf) {
+        try {
+          const p = parseCert(leaf);
+          tls = { ...tls, certSubject: p.subject, certIssuer: p.issuer, certThumbprint: p.sha1 };
+        } catch {
+          // unreadable: the facts without the certificate
+        }
+      }
+    }
+    this.opts.tracking.write({
+      eventId,
+      messageId: m.messageId,
+      internalId: m.id,
+      sender: m.envelope.mailFrom,
+      recipients,
+      connector: "",
+      sessionId: v?.sessionId ?? "",
+      serverHostname: this.opts.ctx.serverName,
+      clientIp: v ? v.address : "",
+      ...(tls ? { tls } : {}),
+      ...(v?.verdict ? { domainSecure: { verdict: v.verdict.ok ? "domain-secured" : v.verdict.code, partner: domainOf(recipients[0] ?? ""), reason: v.verdict.reason } } : {}),
+      detail,
+    });
+  }
+}
