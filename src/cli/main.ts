@@ -16,6 +16,7 @@ import { registerCertCommands } from "./cert.js";
 import { readCounters } from "../shell/cmdlets/counters.js";
 import { formatTable } from "../shell/format.js";
 import { registerPartnerCommands } from "./partner.js";
+import { registerQueueCommands } from "./queue.js";
 import { registerServeCommand } from "./serve.js";
 import { registerServerCommands } from "./server.js";
 import { registerTrustCommands } from "./trust.js";
@@ -132,6 +133,7 @@ export function buildProgram(): Command {
   registerPartnerCommands(program);
   registerServeCommand(program);
   registerServerCommands(program);
+  registerQueueCommands(program);
   program
     .command("counters")
     .description("the running server's counters (Domain-Secured Messages Received/Sent, Outbound Session Failures, ...)")

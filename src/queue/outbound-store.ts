@@ -147,7 +147,12 @@ export class OutboundStore {
       throw new SealpostError("IO_ERROR", `The outbound queue ${file} could not be opened: ${(e as Error).message}`, { cause: e });
     }
     this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
+    // NORMAL for the queue's bookkeeping (a delivery recorded, a retry
+    // scheduled): in WAL mode such a commit survives kill -9 (it is in the
+    // page cache), and a power cut can at worst undo it, i.e. send a message
+    // again (at least once). Enqueueing, which takes over from the spool,
+    // switches to FULL for its commit (insertAll).
+    this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 10000");
     this.db.exec(SCHEMA);
@@ -193,6 +198,15 @@ export class OutboundStore {
       "INSERT OR IGNORE INTO recipients (message_id, address, domain, notify, orcpt, next_attempt_at) VALUES (?, ?, ?, ?, ?, 0)",
     );
     const insQueue = this.db.prepare("INSERT OR IGNORE INTO queues (domain) VALUES (?)");
+    this.db.pragma("synchronous = FULL");
+    try {
+      this.insertTx(items, insMsg, insRcpt, insQueue);
+    } finally {
+      this.db.pragma("synchronous = NORMAL");
+    }
+  }
+
+  private insertTx(items: EnqueueItem[], insMsg: Database.Statement, insRcpt: Database.Statement, insQueue: Database.Statement): void {
     this.db.transaction(() => {
       for (const { id, envelope, body, recipients } of items) {
         if (recipients.length === 0) continue;

@@ -274,4 +274,68 @@ describe("outbound Domain Security between two Sealpost servers", () => {
     assert.equal(fake.count("MAIL"), 0);
     await ok(cDir, "Set-TransportServer -MessageExpirationTimeout 2.00:00:00 -TransientFailureRetryInterval 00:10:00");
   });
+
+  test("6. relay domain: mail for an InternalRelay accepted domain goes to the internal smart host", async () => {
+    fake.opts = { host: F, port: PORT, name: "exchange.corp.contoso.com" };
+    await ok(cDir, "New-AcceptedDomain -Name Corp -DomainName corp.contoso.com -DomainType InternalRelay");
+    await ok(cDir, `New-SendConnector ToCorp -AddressSpaces "SMTP:corp.contoso.com;1" -DNSRoutingEnabled:$false -SmartHosts "[${F}]" -Port ${PORT}`);
+    const { client } = await TestSmtpClient.connect(C, PORT);
+    await client.cmd("EHLO mail.fabrikam.com");
+    const r = await client.send("x@fabrikam.com", ["yvonne@corp.contoso.com"], "Subject: to-corp\r\n\r\nHello corp\r\n");
+    assert.match(r[r.length - 1]?.text ?? "", /^250 /);
+    await client.quit();
+    await waitUntil("the smart host got it", () => fake.messages.find((m) => m.includes("Subject: to-corp")));
+    assert.ok(fake.commands.includes("RCPT TO:<yvonne@corp.contoso.com>"));
+  });
+
+  test("7. Remove-Message -WithNDR returns a held message to its sender; Suspend-/Resume-Queue", async () => {
+    fake.opts = { host: F, port: PORT, name: "mx.attacker.example" };
+    const reportsBefore = maildir(cDir, "mail.contoso.com", "alice").filter((m) => m.includes("multipart/report")).length;
+    await submit(C, "alice@mail.contoso.com", "erin@tailspintoys.com", "remove-1");
+    const msg = await waitUntil("the message queued with its reason", async () => {
+      const r = await shellC(cDir, "Get-Message -Queue tailspintoys.com | Format-List");
+      const m = parseFormatList(r.stdout).find((x) => /STARTTLS/.test(x.LastError ?? ""));
+      return m;
+    });
+    await ok(cDir, "Suspend-Queue tailspintoys.com");
+    assert.equal((await queue(cDir, "tailspintoys.com"))?.Status, "Suspended");
+    await ok(cDir, "Resume-Queue tailspintoys.com");
+    const cli = await runSealpost(["--data", cDir, "queue", "messages", "tailspintoys.com", "--json"]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal((JSON.parse(cli.stdout) as Array<{ Identity: string }>)[0]?.Identity, msg.Identity);
+    await ok(cDir, `Remove-Message "${msg.Identity}" -WithNDR $true -Confirm:$false`);
+    const ndr = await waitUntil("the report", () => {
+      const all = maildir(cDir, "mail.contoso.com", "alice").filter((m) => m.includes("multipart/report"));
+      return all.length > reportsBefore ? all[all.length - 1] : undefined;
+    });
+    assert.match(ndr, /erin@tailspintoys\.com/);
+    assert.match(ndr, /removed from the queue by an administrator/);
+    const bad = await shellC(cDir, "Remove-Message tailspintoys.com\\00000000000000000000000000");
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /No queued message has the identity/);
+  });
+
+  test("8. kill -9 while messages are queued and being delivered: after restart every message arrives", async () => {
+    const N = 30;
+    const subjects = Array.from({ length: N }, (_, i) => `crash-${i}`);
+    const arrived = () => new Set(maildir(wDir, "woodgrovebank.com", "bob").map((m) => /Subject: (crash-\d+)/.exec(m)?.[1]).filter(Boolean));
+    let sent = 0;
+    const sender = (async () => {
+      for (const s of subjects) {
+        await submit(C, "alice@mail.contoso.com", "bob@woodgrovebank.com", s);
+        sent++;
+      }
+    })();
+    await waitUntil("some delivered", () => (arrived().size >= 3 ? true : undefined));
+    await contoso.kill9();
+    await sender.catch(() => undefined);
+    const acknowledged = subjects.slice(0, sent);
+    contoso = await startServe(cDir);
+    // Whatever was not acknowledged before the kill is sent now.
+    for (const s of subjects.slice(sent)) await submit(C, "alice@mail.contoso.com", "bob@woodgrovebank.com", s);
+    await waitUntil("every message delivered", () => (subjects.every((s) => arrived().has(s)) ? true : undefined), 30_000);
+    assert.ok(acknowledged.length >= 3);
+    const copies = maildir(wDir, "woodgrovebank.com", "bob").filter((m) => /Subject: crash-/.test(m)).length;
+    assert.ok(copies >= N && copies <= N + 20, `at least once, duplicates only within the window (${copies} copies of ${N})`);
+  });
 });
