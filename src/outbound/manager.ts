@@ -414,6 +414,10 @@ export class OutboundManager {
     const body = store.body(m.id);
     if (!body) return true; // removed meanwhile (Remove-Message)
     const env = m.envelope;
+    if (body.length > route.connector.maxMessageSize) {
+      await this.fail(m, m.recipients, "5.3.4", `the message (${body.length} bytes) is larger than the send connector ${route.connector.name} allows (${route.connector.maxMessageSize} bytes)`, undefined);
+      return true;
+    }
     // One transaction per distinct NOTIFY/ORCPT (the library sends one set per envelope).
     const groups = new Map<string, QueuedRecipient[]>();
     for (const r of m.recipients) {

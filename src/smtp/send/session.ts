@@ -212,6 +212,11 @@ export class SendSession {
             reject(new SessionError(err.message, "protocol"));
             return;
           }
+          if (err.code === "EMESSAGE" && !err.responseCode && /larger than allowed/.test(err.message)) {
+            // The library refused before MAIL: the server's SIZE is smaller than the message.
+            err.responseCode = 552;
+            err.response = `552 5.3.4 ${err.message} by the next hop (SIZE)`;
+          }
           // MAIL refused, every RCPT refused, or DATA refused: every recipient not already answered gets that reply.
           for (const a of env.to) {
             if (!byAddress.has(a)) byAddress.set(a, { address: a, ok: false, ...(err.responseCode ? { code: err.responseCode } : {}), response: err.response ?? err.message });
