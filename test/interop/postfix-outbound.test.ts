@@ -44,6 +44,8 @@ let work: string;
 let root: OpenSslCa | undefined;
 let contosoCa: OpenSslCa;
 let woodgroveCa: OpenSslCa;
+/** Woodgrove's certificate, which Postfix presents in both directions. */
+let wLeaf: IssuedCert;
 let crlServer: http.Server | undefined;
 let dns: ZoneServer | undefined;
 let contoso: RunningServer | undefined;
@@ -136,7 +138,7 @@ smtpd_tls_req_ccert = yes
 smtpd_tls_CAfile = ${ca}
 smtpd_tls_cert_file = ${path.join(tls, "woodgrove.pem")}
 smtpd_tls_key_file = ${path.join(tls, "woodgrove.key")}
-smtpd_tls_loglevel = 1
+smtpd_tls_loglevel = 2
 smtpd_tls_received_header = yes
 # (b) Outbound Domain Security: a verified server certificate with Contoso's names, and ours.
 smtp_tls_security_level = secure
@@ -237,6 +239,13 @@ async function ok(line: string): Promise<void> {
   assert.equal(r.code, 0, `${line}\n${r.stderr}${r.stdout}`);
 }
 
+/** Sealpost's counter for the partner woodgrovebank.com, once it has counted something (it may lag the mailbox by a moment). */
+async function counter(name: string): Promise<number> {
+  const get = () => contoso!.metric(name, { partner: "woodgrovebank.com" });
+  await waitUntil(`${name}{partner="woodgrovebank.com"} counted`, async () => ((await get()) > 0 ? true : undefined), 5_000).catch(() => undefined);
+  return get();
+}
+
 /** One message over plain SMTP, as an MUA or another server would hand it in. */
 async function smtpSend(host: string, port: number, from: string, to: string, subject: string): Promise<void> {
   const { client, greeting } = await TestSmtpClient.connect(host, port);
@@ -272,7 +281,7 @@ describe("Domain Security interop with Postfix (Woodgrove)", { skip: SKIP }, () 
     woodgroveCa = await root.createIntermediate({ name: "O=Woodgrove Bank,CN=Woodgrove Issuing CA", keyType: "ec-p256", crlUrl: `${crlBase}/root.crl` });
     // The CA helper's default EKU is serverAuth + clientAuth: each certificate serves both directions.
     const cLeaf = contosoCa.issueLeaf({ subject: "CN=mail1.contoso.com", dnsNames: ["mail1.contoso.com", "mail.contoso.com"], crlUrl: `${crlBase}/contoso.crl`, keyType: "ec-p256" });
-    const wLeaf = woodgroveCa.issueLeaf({ subject: "CN=mail.woodgrovebank.com", dnsNames: ["mail.woodgrovebank.com", "woodgrovebank.com"], crlUrl: `${crlBase}/woodgrove.crl`, keyType: "ec-p256" });
+    wLeaf = woodgroveCa.issueLeaf({ subject: "CN=mail.woodgrovebank.com", dnsNames: ["mail.woodgrovebank.com", "woodgrovebank.com"], crlUrl: `${crlBase}/woodgrove.crl`, keyType: "ec-p256" });
 
     dns = await ZoneServer.start({ host: "127.0.0.1", port: 0 });
     dns.set("woodgrovebank.com", "MX", [{ preference: 10, exchange: "mail.woodgrovebank.com" }]);
@@ -335,10 +344,24 @@ describe("Domain Security interop with Postfix (Woodgrove)", { skip: SKIP }, () 
     });
     // Postfix's own Received header: the client certificate it verified.
     assert.match(headers(got), /Received: from [^;]*\(Client CN "mail1\.contoso\.com", Issuer "Contoso Issuing CA" \(verified OK\)\)/);
-    const log = postfixLog();
-    assert.match(log, /postfix\/smtpd\[\d+\]: Trusted TLS connection established from \S+\[127\.[\d.]+\]: TLSv1\.[23] with cipher/, log);
-    assert.match(log, /postfix\/virtual\[\d+\]: \w+: to=<bob@woodgrovebank\.com>.*status=sent \(delivered to maildir\)/);
-    assert.equal(await contoso!.metric("sealpost_domain_secured_messages_sent_total", { partner: "woodgrovebank.com" }), 1);
+    // Postfix's log (smtpd_tls_loglevel = 2): the chain it verified, the client certificate, "Trusted",
+    // and the message that session handed in, delivered.
+    const log = await waitUntil("Postfix's delivery to bob logged", () => {
+      const t = postfixLog();
+      return /postfix\/virtual\[\d+\]: \w+: to=<bob@woodgrovebank\.com>.*status=sent/.test(t) ? t : undefined;
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}${diagnostics()}`);
+    });
+    const pid = /postfix\/smtpd\[(\d+)\]: Trusted TLS connection established from \S+\[127\.[\d.]+\]: TLSv1\.[23] with cipher/.exec(log)?.[1];
+    assert.ok(pid, `no "Trusted TLS connection established" in Postfix's log:\n${log}`);
+    const session = log.split("\n").filter((l) => l.includes(`postfix/smtpd[${pid}]: `)).join("\n");
+    assert.match(session, /: depth=0 verify=1 subject=\/CN=mail1\.contoso\.com$/m);
+    assert.match(session, /: depth=1 verify=1 subject=\/O=Contoso\/CN=Contoso Issuing CA$/m);
+    assert.match(session, /: subject_CN=mail1\.contoso\.com, issuer=Contoso Issuing CA, fingerprint=/);
+    const qid = /: (\w+): client=/.exec(session)?.[1];
+    assert.ok(qid, session);
+    assert.match(log, new RegExp(`postfix/virtual\\[\\d+\\]: ${qid}: to=<bob@woodgrovebank\\.com>, relay=virtual,.*status=sent \\(delivered to maildir\\)`));
+    assert.equal(await counter("sealpost_domain_secured_messages_sent_total"), 1);
     // Sealpost's send log (written as the session goes): Postfix's certificate, verified, then MAIL.
     const send = await waitUntil("Sealpost's send log through MAIL FROM", () => {
       const t = protocolLog("SmtpSend");
@@ -356,16 +379,18 @@ describe("Domain Security interop with Postfix (Woodgrove)", { skip: SKIP }, () 
     const got = await waitUntil("the message in alice's Maildir at Sealpost", () => sealpostMaildir("mail.contoso.com", "alice").find((m) => m.includes("Subject: pf2c-1")), 30_000).catch((e: Error) => {
       throw new Error(`${e.message}${diagnostics()}`);
     });
-    assert.match(headers(got), /Authentication-Results: mail\.contoso\.com; x-domain-secure=pass smtp\.mailfrom=woodgrovebank\.com/);
-    assert.equal(await contoso!.metric("sealpost_domain_secured_messages_received_total", { partner: "woodgrovebank.com" }), 1);
+    assert.match(headers(got), new RegExp(`Authentication-Results: mail\\.contoso\\.com; x-domain-secure=pass smtp\\.mailfrom=woodgrovebank\\.com x-domain-secure\\.cert=${wLeaf.sha1}`));
+    assert.equal(await counter("sealpost_domain_secured_messages_received_total"), 1);
     const log = await waitUntil("Postfix's delivery logged", () => {
       const t = postfixLog();
       return /postfix\/smtp\[\d+\]: \w+: to=<alice@mail\.contoso\.com>.*status=sent/.test(t) ? t : undefined;
     }).catch((e: Error) => {
       throw new Error(`${e.message}${diagnostics()}`);
     });
-    assert.match(log, new RegExp(`postfix/smtp\\[\\d+\\]: Verified TLS connection established to ${C.replace(/\./g, "\\.")}\\[${C.replace(/\./g, "\\.")}\\]:${PORT}: TLSv1\\.[23] with cipher`));
-    assert.match(log, new RegExp(`to=<alice@mail\\.contoso\\.com>, relay=${C.replace(/\./g, "\\.")}\\[${C.replace(/\./g, "\\.")}\\]:${PORT},.*status=sent \\(250 2\\.6\\.0`));
+    const c = C.replace(/\./g, "\\.");
+    const smtp = /postfix\/smtp\[(\d+)\]: \w+: to=<alice@mail\.contoso\.com>/.exec(log)?.[1];
+    assert.match(log, new RegExp(`postfix/smtp\\[${smtp}\\]: Verified TLS connection established to ${c}\\[${c}\\]:${PORT}: TLSv1\\.[23] with cipher`));
+    assert.match(log, new RegExp(`postfix/smtp\\[${smtp}\\]: \\w+: to=<alice@mail\\.contoso\\.com>, relay=${c}\\[${c}\\]:${PORT},.*status=sent \\(250 2\\.6\\.0`));
     const recv = await waitUntil("Sealpost's receive log with Woodgrove's certificate", () => {
       const t = protocolLog("SmtpReceive");
       return /CN=mail\.woodgrovebank\.com/.test(t) ? t : undefined;
