@@ -1,8 +1,10 @@
 // The one admin API. The CLI, the management shell, the HTTP admin endpoint
 // and the web console all call this object; none reaches a store directly.
 import { CertificateAdmin } from "./certificates.js";
-import { openServerContext, setServerName, type ServerContext } from "./context.js";
+import { openOrgOnlyContext, openServerContext, setServerName, type ServerContext } from "./context.js";
+import type { OrgStore } from "../org/store.js";
 import { ConnectorAdmin } from "./connectors.js";
+import { FleetAdmin } from "./fleet.js";
 import { PartnerAdmin } from "./partners.js";
 import { QueueAdmin } from "./queues.js";
 import { SendConnectorAdmin } from "./send-connectors.js";
@@ -19,6 +21,7 @@ export class AdminApi {
   readonly connectors: ConnectorAdmin;
   readonly sendConnectors: SendConnectorAdmin;
   readonly queues: QueueAdmin;
+  readonly fleet: FleetAdmin;
 
   constructor(readonly ctx: ServerContext) {
     this.certificates = new CertificateAdmin(ctx);
@@ -29,10 +32,16 @@ export class AdminApi {
     this.connectors = new ConnectorAdmin(ctx);
     this.sendConnectors = new SendConnectorAdmin(ctx);
     this.queues = new QueueAdmin(ctx);
+    this.fleet = new FleetAdmin(ctx);
   }
 
-  static open(dataDir: string, opts: { now?: () => Date } = {}): AdminApi {
+  static open(dataDir: string, opts: { now?: () => Date; org?: OrgStore } = {}): AdminApi {
     return new AdminApi(openServerContext(dataDir, opts));
+  }
+
+  /** Organization-level administration without a server's data folder (`sealpost --org URL`). */
+  static forOrganization(org: OrgStore, opts: { now?: () => Date } = {}): AdminApi {
+    return new AdminApi(openOrgOnlyContext(org, opts));
   }
 
   /** Opens the data folder and makes this server's defaults (the "Inet" receive connector). */

@@ -125,7 +125,12 @@ export class ConnectorAdmin {
   /** Creates the default "Inet" connector when this server has none. */
   async ensureDefault(): Promise<void> {
     if ((await this.ctx.org.listReceiveConnectors(this.ctx.serverName)).length > 0) return;
-    await this.ctx.org.addReceiveConnector(defaultReceiveConnector(this.ctx.serverName, "Inet"));
+    try {
+      await this.ctx.org.addReceiveConnector(defaultReceiveConnector(this.ctx.serverName, "Inet"));
+    } catch (e) {
+      // An edge replicating an organization store gets its connectors from there.
+      if (!(e instanceof SealpostError && e.code === "ORG_READ_ONLY")) throw e;
+    }
   }
 
   async get(identity?: string): Promise<ReceiveConnectorView[]> {
@@ -142,7 +147,7 @@ export class ConnectorAdmin {
     if (patch.bindings === undefined) throw new SealpostError("SHELL_MISSING_PARAMETER", "New-ReceiveConnector: -Bindings is required (IP:PORT).");
     const fixed = validatePatch(patch);
     const usageDefaults: Partial<ReceiveConnector> = fixed.usage === "Internal" ? { authMechanism: ["Tls"], remoteIPRanges: ["127.0.0.1"] } : {};
-    const c = { ...defaultReceiveConnector(server, n, { fqdn: this.ctx.serverName }), ...usageDefaults, ...fixed };
+    const c = { ...defaultReceiveConnector(server, n, { fqdn: server }), ...usageDefaults, ...fixed };
     checkConsistent(c);
     return connectorView(await this.ctx.org.addReceiveConnector(c));
   }

@@ -11,6 +11,7 @@ import { SqliteOrgStore } from "../org/sqlite/sqlite-org-store.js";
 import type { OrgStore } from "../org/store.js";
 import { isValidDomain, normalizeDomain } from "../pki/domain.js";
 import { openDatabase, type Db } from "../store/sqlite.js";
+import { SealpostError } from "../errors/errors.js";
 
 export interface ServerContext {
   /** The trust engine for the organization's current trust material (built on first use, rebuilt after changes). */
@@ -34,7 +35,46 @@ export function defaultServerName(): string {
   return isValidDomain(host, { allowSingleLabel: true }) ? normalizeDomain(host, { allowSingleLabel: true }) : "localhost";
 }
 
-export function openServerContext(root: string, opts: { now?: () => Date } = {}): ServerContext {
+/**
+ * A context for organization-level administration only (`sealpost --org URL`
+ * without `--data`): every server-level part (certificates, queues, this
+ * server's settings and name) refuses with SERVER_DATA_REQUIRED.
+ */
+export function openOrgOnlyContext(org: OrgStore, opts: { now?: () => Date } = {}): ServerContext {
+  const need = (what: string): never => {
+    throw new SealpostError("SERVER_DATA_REQUIRED", `${what} belongs to one server: run the command on that server with --data DIR (organization-wide settings go to --org).`);
+  };
+  const now = opts.now ?? (() => new Date());
+  return {
+    trust: () => need("Certificate verification (with its revocation cache)"),
+    invalidateTrust() {},
+    get revocation(): RevocationChecker {
+      return need("The revocation cache");
+    },
+    get dir(): DataDir {
+      return need("The data folder");
+    },
+    get db(): Db {
+      return need("The server database");
+    },
+    get certs(): CertificateStore {
+      return need("The certificate store");
+    },
+    org,
+    get serverName(): string {
+      return need("This server's name");
+    },
+    set serverName(_v: string) {
+      need("This server's name");
+    },
+    now,
+    async close() {
+      await org.close();
+    },
+  };
+}
+
+export function openServerContext(root: string, opts: { now?: () => Date; org?: OrgStore } = {}): ServerContext {
   const dir = new DataDir(root);
   dir.ensure();
   const db = openDatabase(dir.dbFile);
@@ -43,7 +83,7 @@ export function openServerContext(root: string, opts: { now?: () => Date } = {})
     db.prepare("INSERT OR IGNORE INTO server_meta (key, value) VALUES ('name', ?)").run(defaultServerName());
     row = db.prepare("SELECT value FROM server_meta WHERE key = 'name'").get() as { value: string };
   }
-  const org = new SqliteOrgStore(db);
+  const org = opts.org ?? new SqliteOrgStore(db);
   const now = opts.now ?? (() => new Date());
   let engine: Promise<TrustEngine> | undefined;
   const revocation = new RevocationChecker({ cacheDir: path.join(dir.root, "revocation"), now });

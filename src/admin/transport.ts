@@ -44,6 +44,14 @@ const mailboxView = (m: Mailbox): MailboxView => ({ Name: m.name, PrimarySmtpAdd
 const listDomain = (d: string) => normalizeDomain(d, { allowWildcard: true });
 
 /** The authserv-id in force: the configured one, else the first authoritative accepted domain, else the server's name. */
+function serverNameOr(ctx: ServerContext, fallback: string): string {
+  try {
+    return ctx.serverName;
+  } catch {
+    return fallback;
+  }
+}
+
 export function effectiveAuthservId(cfg: TransportConfig, domains: AcceptedDomain[], serverName: string): string {
   if (cfg.authservId) return cfg.authservId;
   const first = domains.find((d) => d.domainType === "Authoritative" && !d.domainName.startsWith("*."));
@@ -61,7 +69,8 @@ export class TransportAdmin {
       TLSSendDomainSecureList: cfg.tlsSendDomainSecureList,
       MaxMessageSize: formatSize(cfg.maxMessageSize),
       DomainSecureRefusal: cfg.domainSecureRefusal,
-      AuthservId: effectiveAuthservId(cfg, domains, this.ctx.serverName),
+      // Without a server (sealpost --org only) and without an authoritative domain, each edge falls back to its own name.
+      AuthservId: effectiveAuthservId(cfg, domains, serverNameOr(this.ctx, "(each edge's FQDN)")),
       UseSystemTrustStore: cfg.useSystemTrustStore,
     };
   }

@@ -37,6 +37,10 @@ export interface LoadResult {
   acked: number;
   /** Queue ids from the 250 replies, in order of acknowledgement. */
   ids: string[];
+  /** For each of `ids`: when its transaction started (performance.now(), ms; the connect for a connection's first). */
+  starts: number[];
+  /** When the load started (performance.now(), ms). */
+  t0: number;
   failed: number;
   failures: Record<string, number>;
   elapsedMs: number;
@@ -70,6 +74,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const data = Buffer.concat([body, Buffer.from(".\r\n")]);
   const envelope = `MAIL FROM:<${o.mailFrom}> SIZE=${body.length}\r\nRCPT TO:<${o.rcptTo}>\r\nDATA\r\n`;
   const ids: string[] = [];
+  const starts: number[] = [];
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
   let failed = 0;
@@ -107,6 +112,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         if (!id) throw new BenchError("end of DATA: no queue id in the reply");
         const now = performance.now();
         latencies.push(now - start);
+        starts.push(start);
         start = now;
         ids.push(id);
         done++;
@@ -135,6 +141,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   return {
     acked: ids.length,
     ids,
+    starts,
+    t0,
     failed,
     failures,
     elapsedMs,

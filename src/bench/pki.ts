@@ -4,6 +4,11 @@
 // the sending partner, a server certificate both servers present, the
 // partner's client certificate, and CRLs served over loopback HTTP so that
 // Sealpost's revocation check runs (from its cache after the first fetch).
+// The relay scenario (relay.ts) adds Contoso's edge certificate (mail.contoso.com
+// and contoso.com: its FQDN and its domain, presented when it sends to
+// Woodgrove) and uses the partner's certificate as Woodgrove's server
+// certificate (it names woodgrovebank.com and mail.woodgrovebank.com, for
+// both server and client authentication).
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { OpenSslCa, type IssuedCert } from "../../test/helpers/openssl-ca.js";
@@ -19,6 +24,10 @@ export interface BenchPki {
   partnerCa: OpenSslCa;
   server: IssuedCert;
   client: IssuedCert;
+  /** Contoso's edge certificate (mail.contoso.com, contoso.com), for the relay scenario. */
+  contosoEdge: IssuedCert;
+  /** Leaf + issuing CA, PEM: Contoso's edge certificate as its servers send it. */
+  contosoEdgeChainPem: string;
   /** Leaf + issuing CA, PEM: what the client sends. */
   clientChainPem: string;
   /** Leaf + issuing CA, PEM: what both servers send. */
@@ -58,12 +67,20 @@ export async function createPki(): Promise<BenchPki> {
     crlUrl: `${crlBase}/woodgrove.crl`,
     keyType: "ec-p256",
   });
+  const contosoEdge = orgCa.issueLeaf({
+    subject: `CN=${SERVER_NAME}`,
+    dnsNames: [SERVER_NAME, LOCAL_DOMAIN],
+    crlUrl: `${crlBase}/contoso.crl`,
+    keyType: "ec-p256",
+  });
   return {
     root,
     orgCa,
     partnerCa,
     server,
     client,
+    contosoEdge,
+    contosoEdgeChainPem: contosoEdge.certPem.trim() + "\n" + orgCa.certPem.trim() + "\n",
     clientChainPem: client.certPem.trim() + "\n" + partnerCa.certPem.trim() + "\n",
     serverChainPem: server.certPem.trim() + "\n" + orgCa.certPem.trim() + "\n",
     crlBase,

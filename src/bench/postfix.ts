@@ -46,8 +46,36 @@ export interface PostfixInstance {
   masterPid(): number;
 }
 
-export function setupPostfix(work: string, pki: BenchPki, host: string, port: number): PostfixInstance {
-  const dir = path.join(work, "postfix");
+/** Where an instance keeps its files (for settings that name them). */
+export interface PostfixPaths {
+  dir: string;
+  conf: string;
+  queue: string;
+  data: string;
+  tls: string;
+}
+
+/** Another instance than the inbound scenarios' one (the relay scenario runs two). */
+export interface PostfixOptions {
+  /** Its folder in the work folder (default "postfix"). */
+  name?: string;
+  /** myhostname (default mail.contoso.com). */
+  hostname?: string;
+  /** mydomain and mydestination (default contoso.com). */
+  domain?: string;
+  /** The certificate chain (PEM, leaf first) and key smtpd (and smtp) present: default mail.contoso.com's. */
+  certChainPem?: string;
+  keyPem?: string;
+  /** main.cf settings that replace the defaults below (same name) or are added after them. */
+  main?: (p: PostfixPaths) => Record<string, string>;
+  /** More master.cf services: [name, type, private, unpriv, wakeup, maxproc, command]. */
+  services?: Array<[string, string, string, string, string, string, string]>;
+  /** Files written into the config folder (texthash: tables), name → content. */
+  files?: Record<string, string>;
+}
+
+export function setupPostfix(work: string, pki: BenchPki, host: string, port: number, o: PostfixOptions = {}): PostfixInstance {
+  const dir = path.join(work, o.name ?? "postfix");
   const conf = path.join(dir, "conf");
   const queue = path.join(dir, "queue");
   const data = path.join(dir, "data");
@@ -58,12 +86,13 @@ export function setupPostfix(work: string, pki: BenchPki, host: string, port: nu
   if (!pw) throw new Error("the postfix user does not exist (is the package installed?)");
   chownSync(data, Number(pw[2]), Number(pw[3]));
   writeFileSync(path.join(tlsDir, "ca.pem"), pki.root.certPem);
-  writeFileSync(path.join(tlsDir, "server.pem"), pki.serverChainPem);
-  writeFileSync(path.join(tlsDir, "server.key"), pki.server.keyPem as string, { mode: 0o600 });
+  writeFileSync(path.join(tlsDir, "server.pem"), o.certChainPem ?? pki.serverChainPem);
+  writeFileSync(path.join(tlsDir, "server.key"), o.keyPem ?? (pki.server.keyPem as string), { mode: 0o600 });
+  for (const [name, text] of Object.entries(o.files ?? {})) writeFileSync(path.join(conf, name), text);
+  const hostname = o.hostname ?? SERVER_NAME;
+  const domain = o.domain ?? LOCAL_DOMAIN;
   const maillog = path.join(dir, "maillog");
-  writeFileSync(
-    path.join(conf, "main.cf"),
-    `# Written by the Sealpost benchmark (src/bench/postfix.ts).
+  let mainCf = `# Written by the Sealpost benchmark (src/bench/postfix.ts).
 compatibility_level = 3.6
 queue_directory = ${queue}
 data_directory = ${data}
@@ -73,9 +102,9 @@ maillog_file_prefixes = ${dir}
 # must name a configured interface address, so it is loopback's 127.0.0.1.
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
-myhostname = ${SERVER_NAME}
-mydomain = ${LOCAL_DOMAIN}
-mydestination = ${LOCAL_DOMAIN}
+myhostname = ${hostname}
+mydomain = ${domain}
+mydestination = ${domain}
 mynetworks = 127.0.0.0/8
 local_recipient_maps =
 alias_maps =
@@ -106,8 +135,16 @@ smtpd_tls_key_file = ${path.join(tlsDir, "server.key")}
 # leaving it out does not handicap Postfix (measured: 1/conn about 4 % faster).
 smtpd_tls_session_cache_timeout = 3600s
 smtpd_tls_loglevel = 0
-`,
-  );
+`;
+  // Overrides replace the line of the same setting (Postfix would take the last one, with a warning); the rest is appended.
+  const extra: string[] = [];
+  for (const [k, v] of Object.entries(o.main?.({ dir, conf, queue, data, tls: tlsDir }) ?? {})) {
+    const re = new RegExp(`^${k} = .*$`, "m");
+    if (re.test(mainCf)) mainCf = mainCf.replace(re, () => `${k} = ${v}`);
+    else extra.push(`${k} = ${v}`);
+  }
+  if (extra.length > 0) mainCf += `# Settings of this instance (src/bench/relay.ts).\n${extra.join("\n")}\n`;
+  writeFileSync(path.join(conf, "main.cf"), mainCf);
   const svc = (name: string, type: string, priv: string, unpriv: string, wakeup: string, limit: string, cmd: string) =>
     `${name.padEnd(18)} ${type.padEnd(10)} ${priv} ${unpriv} n ${wakeup.padEnd(6)} ${limit.padEnd(4)} ${cmd}`;
   writeFileSync(
@@ -133,6 +170,7 @@ smtpd_tls_loglevel = 0
       svc("anvil", "unix", "-", "-", "-", "1", "anvil"),
       svc("scache", "unix", "-", "-", "-", "1", "scache"),
       svc("postlog", "unix-dgram", "n", "-", "-", "1", "postlogd"),
+      ...(o.services ?? []).map((x) => svc(...x)),
       "",
     ].join("\n"),
   );

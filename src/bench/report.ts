@@ -21,6 +21,24 @@ export interface RunRecord {
   otherCores: number;
   /** Average cores stolen by the hypervisor. */
   stealCores: number;
+  /** The relay scenario (relay.ts): `load`'s elapsed time and latencies are then end to end, these are the submission's. */
+  relay?: RelayFacts;
+}
+
+export interface RelayFacts {
+  /** The load generator's time to submit every message to Contoso, ms. */
+  submitMs: number;
+  /** Submission latency (to Contoso's 250), ms. */
+  submitP50: number;
+  submitP99: number;
+  /** Inbound sessions Woodgrove saw during the run (Contoso's outbound sessions). */
+  sessions: number;
+  /** Relay attempts Contoso recorded as deferred or failed. */
+  failed: number;
+  /** Messages Woodgrove recorded as received domain-secured (Sealpost's tracking log only). */
+  secured?: number;
+  contosoCpuS: number;
+  woodgroveCpuS: number;
 }
 
 export interface Row {
@@ -87,8 +105,52 @@ export function runLine(r: RunRecord): string {
     `${l.resumed ? ` (${l.resumed} resumed)` : ""}  p50 ${l.latencyP50.toFixed(1)} ms  p99 ${l.latencyP99.toFixed(1)} ms  ` +
     `server CPU ${r.serverCpuS.toFixed(2)} s  generator CPU ${(l.cpuMs / 1000).toFixed(2)} s  other ${r.otherCores.toFixed(2)} core${r.stealCores >= 0.01 ? ` (steal ${r.stealCores.toFixed(2)})` : ""}` +
     `${r.fsyncs !== undefined ? `  ${r.fsyncs} fsyncs` : ""}  ${l.acked} acked, ${r.inSink} in sink` +
-    `${lost ? `, ${lost} LOST` : ""}${l.failed ? `, ${l.failed} failed (${Object.entries(l.failures).map(([k, v]) => `${k}: ${v}`).join("; ")})` : ""}`
+    `${lost ? `, ${lost} LOST` : ""}${l.failed ? `, ${l.failed} failed (${Object.entries(l.failures).map(([k, v]) => `${k}: ${v}`).join("; ")})` : ""}` +
+    (r.relay ? `\n  ${"".padEnd(22)} ${"".padEnd(10)} ${relayText(r)}` : "")
   );
+}
+
+/** The relay run's second line: submission, Contoso's sessions to Woodgrove, CPU of each server. */
+function relayText(r: RunRecord): string {
+  const x = r.relay as RelayFacts;
+  const n = r.load.acked || 1;
+  return (
+    `end to end ${r.inSink} in Woodgrove's sink in ${(r.load.elapsedMs / 1000).toFixed(2)} s; submission ${(r.load.acked / (x.submitMs / 1000)).toFixed(1)} msg/s ` +
+    `(${(x.submitMs / 1000).toFixed(2)} s, p50 ${x.submitP50.toFixed(1)} ms, p99 ${x.submitP99.toFixed(1)} ms); ${x.sessions} session(s) Contoso → Woodgrove; ` +
+    `CPU ms/msg Contoso ${((1000 * x.contosoCpuS) / n).toFixed(2)}, Woodgrove ${((1000 * x.woodgroveCpuS) / n).toFixed(2)}` +
+    `${x.failed ? `; ${x.failed} relay attempt(s) deferred or failed` : ""}${x.secured !== undefined ? `; ${x.secured} received domain-secured` : ""}`
+  );
+}
+
+/** Medians of the relay runs' own figures, one line per server. */
+export function relayTable(records: RunRecord[], scenario: string, servers: ServerName[]): string {
+  const head = "| server     | runs | e2e msg/s | submit msg/s | submit p50 ms | e2e p50 ms | e2e p99 ms | sessions/run | Contoso CPU ms/msg | Woodgrove CPU ms/msg | fsync/msg | deferred | domain-secured |";
+  const sep = "|------------|-----:|----------:|-------------:|--------------:|-----------:|-----------:|-------------:|-------------------:|---------------------:|----------:|---------:|---------------:|";
+  const lines = [head, sep];
+  for (const server of servers) {
+    const rs = records.filter((r) => r.scenario === scenario && r.server === server && r.relay);
+    if (rs.length === 0) continue;
+    const f = (rr: RunRecord) => rr.relay as RelayFacts;
+    const per = (v: (rr: RunRecord) => number) => median(rs.map((rr) => (rr.load.acked ? v(rr) / rr.load.acked : 0)));
+    const secured = rs.every((rr) => f(rr).secured !== undefined) ? `${rs.reduce((a, rr) => a + (f(rr).secured as number), 0)}/${rs.reduce((a, rr) => a + rr.inSink, 0)}` : "n/a";
+    const cells = [
+      server.padEnd(10),
+      String(rs.length).padStart(4),
+      median(rs.map(rate)).toFixed(1).padStart(9),
+      median(rs.map((rr) => rr.load.acked / (f(rr).submitMs / 1000))).toFixed(1).padStart(12),
+      median(rs.map((rr) => f(rr).submitP50)).toFixed(1).padStart(13),
+      median(rs.map((rr) => rr.load.latencyP50)).toFixed(1).padStart(10),
+      median(rs.map((rr) => rr.load.latencyP99)).toFixed(1).padStart(10),
+      median(rs.map((rr) => f(rr).sessions)).toFixed(0).padStart(12),
+      per((rr) => 1000 * f(rr).contosoCpuS).toFixed(2).padStart(18),
+      per((rr) => 1000 * f(rr).woodgroveCpuS).toFixed(2).padStart(20),
+      (rs.every((rr) => rr.fsyncs !== undefined) ? per((rr) => rr.fsyncs as number).toFixed(2) : "n/a").padStart(9),
+      String(rs.reduce((a, rr) => a + f(rr).failed, 0)).padStart(8),
+      secured.padStart(14),
+    ];
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
 }
 
 const COLUMNS: Array<[string, number]> = [

@@ -2,6 +2,7 @@
 //   npm run bench                 the full benchmark (about 10 minutes)
 //   npm run bench -- --quick      fewer messages per run, same scenarios (under 5 minutes)
 //   npm run bench -- --smoke      Sealpost only, a handful of messages (CI)
+//   npm run bench -- --scenarios relay-e2e --no-idle    scenario (d) alone
 // Options: --workers N (Sealpost's; default one per core but the generator's), --runs R,
 // --scenarios a,b (names below), --sealpost-only, --no-idle, --no-limits,
 // --no-fsync-count (skip perf stat's fsync count), --sched none|rr
@@ -9,7 +10,9 @@
 // node=--flag,--flag KEY=value" (a second Sealpost with other settings, measured alternately), --sealpost-sink
 // discard|maildir (default discard, as Postfix's), --profile DIR (V8 CPU
 // profiles of Sealpost's processes), --node-args "..." (for Sealpost's
-// processes, e.g. --perf-basic-prof), --keep (leave the work folder).
+// processes, e.g. --perf-basic-prof), --keep (leave the work folder),
+// --postfix-relay-reuse yes|no (relay-e2e: Contoso-Postfix's
+// smtp_tls_connection_reuse; default yes, its faster setting here).
 //
 // Both servers run at once on their own loopback addresses with the same
 // PKI; runs alternate Sealpost, Postfix, Sealpost, ... and each figure is
@@ -26,7 +29,8 @@ import { runLoad, type LoadOptions } from "./loadgen.js";
 import { CLIENT_NAME, createPki, PARTNER_DOMAIN, SERVER_NAME, type BenchPki } from "./pki.js";
 import { ensurePostfix, setupPostfix, waitListening, type PostfixInstance } from "./postfix.js";
 import { machineCpuSeconds, treeCpuSeconds, treeSummary } from "./procstat.js";
-import { idleText, limitsText, ratioLines, runLine, summarize, table, type Row, type RunRecord } from "./report.js";
+import { measureRelay, randomHost, RELAY_SCENARIO, setupPostfixRelay, startSealpostRelay, type RelayPair } from "./relay.js";
+import { idleText, limitsText, ratioLines, relayTable, runLine, summarize, table, type Row, type RunRecord } from "./report.js";
 import { configureSealpost, SINK_MAILBOX, startSealpost, type RunningSealpost } from "./sealpost.js";
 import { SinkReader } from "./sink.js";
 
@@ -37,6 +41,8 @@ interface Scenario {
   total: number;
   quickTotal: number;
   resume: boolean;
+  /** Scenario (d): submitted to Contoso, counted in Woodgrove's sink (relay.ts). */
+  relay?: boolean;
 }
 
 export const SCENARIOS: Scenario[] = [
@@ -45,13 +51,14 @@ export const SCENARIOS: Scenario[] = [
   { name: "mtls-inbound-1-c64", connections: 64, perConnection: 1, total: 2000, quickTotal: 640, resume: false },
   { name: "mtls-inbound-20-c64", connections: 64, perConnection: 20, total: 8000, quickTotal: 3200, resume: false },
   { name: "mtls-inbound-1-resume", connections: 16, perConnection: 1, total: 2000, quickTotal: 600, resume: true },
+  // Submitted like mail from an organization's hub (20 messages a connection), relayed domain-secured to the partner.
+  { name: RELAY_SCENARIO, connections: 16, perConnection: 20, total: 4000, quickTotal: 1200, resume: false, relay: true },
 ];
 const IDLE_SESSIONS = 5000;
 const SIZE = 10 * 1024;
 const PORT = 2525;
 
 const log = (l: string) => process.stdout.write(`${l}\n`);
-const randomHost = () => `127.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Target {
@@ -156,6 +163,7 @@ async function main(): Promise<number> {
       profile: { type: "string" },
       "node-args": { type: "string" },
       "sealpost-sink": { type: "string", default: "discard" },
+      "postfix-relay-reuse": { type: "string", default: "yes" },
       keep: { type: "boolean", default: false },
     },
   });
@@ -174,14 +182,24 @@ async function main(): Promise<number> {
   const runs = v.runs !== undefined ? Number(v.runs) : v.quick ? 3 : 5;
   const wanted = v.scenarios ? v.scenarios.split(",") : SCENARIOS.map((s) => s.name);
   const scenarios = SCENARIOS.filter((s) => wanted.includes(s.name));
+  const inbound = scenarios.filter((s) => !s.relay);
+  const relayScenario = scenarios.find((s) => s.relay);
   const work = mkdtempSync(path.join(os.tmpdir(), "sealpost-bench-"));
   // Postfix's daemons (user postfix) must reach their queue and data folders.
   chmodSync(work, 0o755);
   let pki: BenchPki | undefined;
   const running: RunningSealpost[] = [];
+  const relays: RelayPair[] = [];
   let postfix: PostfixInstance | undefined;
   let postfixStarted = false;
   const cleanup = async () => {
+    for (const r of relays.splice(0)) {
+      try {
+        await r.stop();
+      } catch (e) {
+        log(`warning: stopping the ${r.name} relay: ${(e as Error).message}`);
+      }
+    }
     if (postfixStarted) {
       try {
         postfix?.stop();
@@ -225,7 +243,19 @@ async function main(): Promise<number> {
       log(`${va.name}: ${host}:${PORT}, ${va.workers === 0 ? "one process" : `${va.workers} worker(s)`}${va.sched ? `, scheduling ${va.sched}` : ""}, sink ${va.sink}${extra}, data ${dataDir} [${treeSummary(r.pid)}]`);
     }
     const sp = targets[0] as Target;
-    if (v.smoke) return await smoke(pki, sp);
+    const startSealpostRelays = async () => {
+      for (const va of variants) {
+        const env = { ...va.env, ...(va.sched ? { NODE_CLUSTER_SCHED_POLICY: va.sched } : {}) };
+        const r = await startSealpostRelay(work, pki as BenchPki, { name: va.name, workers: va.workers, env, nodeArgs: [...nodeArgs, ...(va.node ?? [])] });
+        relays.push(r);
+        log(r.describe());
+      }
+    };
+    if (v.smoke) {
+      await startSealpostRelays();
+      return await smoke(pki, sp, relays[0] as RelayPair);
+    }
+    if (relayScenario) await startSealpostRelays();
 
     let version = "(not run)";
     if (!v["sealpost-only"]) {
@@ -239,24 +269,38 @@ async function main(): Promise<number> {
       const pf: Target = { name: "postfix", host: pfHost, pid: () => pfx.masterPid(), sink: SinkReader.postfix(pfx.maillog) };
       targets.push(pf);
       log(`Postfix ${version}: ${pfHost}:${PORT}, config ${postfix.dir}/conf [${treeSummary(pf.pid())}]`);
+      if (relayScenario) {
+        const pr = setupPostfixRelay(work, pki, { reuse: v["postfix-relay-reuse"] !== "no" });
+        await pr.start();
+        const pair = pr.pair(() => undefined);
+        relays.push(pair);
+        log(pair.describe());
+      }
     }
 
     const limits = v["no-limits"] ? undefined : await machineLimits(pki, work);
     if (limits) log(limitsText(limits, []));
 
     // Warm-up: JIT, the verdict and CRL caches, Postfix's process pool; not measured.
-    for (const t of targets) {
-      await measure(pki, t, { ...(SCENARIOS[0] as Scenario), name: "warm-up" }, 200);
-      await measure(pki, t, { ...(SCENARIOS[1] as Scenario), name: "warm-up" }, 400);
+    if (inbound.length > 0 || !v["no-idle"]) {
+      for (const t of targets) {
+        await measure(pki, t, { ...(SCENARIOS[0] as Scenario), name: "warm-up" }, 200);
+        await measure(pki, t, { ...(SCENARIOS[1] as Scenario), name: "warm-up" }, 400);
+      }
     }
+    const relayLoad = { pki, size: SIZE, drainTimeoutMs: 120_000 };
+    if (relayScenario) for (const r of relays) log(runLine(await measureRelay(relayLoad, r, { ...relayScenario, name: "warm-up" }, 400)));
     log(`${v.quick ? "quick" : "full"} run: ${runs} runs per server and scenario, alternating ${targets.map((t) => t.name).join(", ")}; ${SIZE} octet messages`);
     const records: RunRecord[] = [];
     for (const s of scenarios) {
       const total = v.quick ? s.quickTotal : s.total;
       log(`${s.name}: C=${s.connections}, ${s.perConnection} message(s) per connection, N=${total}${s.resume ? ", TLS session resumption" : ""}`);
       for (let i = 0; i < runs; i++) {
-        for (const t of targets) {
-          const r = await measure(pki, t, s, total, !v["no-fsync-count"]);
+        for (const t of s.relay ? relays : targets) {
+          const r =
+            "tracker" in t
+              ? await measureRelay({ ...relayLoad, drainTimeoutMs: Math.max(120_000, total * 60) }, t, s, total, !v["no-fsync-count"])
+              : await measure(pki, t, s, total, !v["no-fsync-count"]);
           records.push(r);
           log(runLine(r));
           await sleep(500);
@@ -271,6 +315,10 @@ async function main(): Promise<number> {
     log(`Sealpost (${base.workers === 0 ? "one process" : `${base.workers} worker(s)`}, sink ${base.sink}) vs Postfix ${version}, ${SIZE}-octet messages, medians of ${runs} runs each, msg/s counts only messages found in the sink`);
     if (limits) log(limitsText(limits, []));
     log(table(rows));
+    if (relayScenario) {
+      log(`${RELAY_SCENARIO} (scenario d): msg/s and p50/p99 above are end to end, from the start of the first submission to Contoso until the message was in Woodgrove's sink; details (medians):`);
+      log(relayTable(records, RELAY_SCENARIO, relays.map((r) => r.name)));
+    }
     const disturbed = records.filter((r) => r.otherCores > 0.25 || r.stealCores > 0.1);
     if (disturbed.length > 0) {
       log(`WARNING: ${disturbed.length} of ${records.length} runs had more than 0.25 core of other work or 0.1 core stolen on the machine (see "other" in the run lines): the figures are disturbed; run again on a quiet machine`);
@@ -290,7 +338,7 @@ async function main(): Promise<number> {
 }
 
 /** CI: a few messages through Sealpost only; exit 0 when they all reached the sink. */
-async function smoke(pki: BenchPki, sp: Target): Promise<number> {
+async function smoke(pki: BenchPki, sp: Target, relay: RelayPair): Promise<number> {
   const s: Scenario = { name: "smoke", connections: 4, perConnection: 5, total: 20, quickTotal: 20, resume: false };
   const a = await measure(pki, sp, s, 20);
   log(runLine(a));
@@ -298,7 +346,12 @@ async function smoke(pki: BenchPki, sp: Target): Promise<number> {
   log(runLine(b));
   const ok = a.load.acked === 20 && a.inSink === 20 && b.load.acked === 8 && b.inSink === 8 && b.load.resumed > 0;
   log(ok ? "SMOKE OK: 28 messages acknowledged and found in the sink, TLS sessions resumed" : "SMOKE FAILED");
-  return ok ? 0 : 1;
+  // Scenario (d) in miniature: 10 messages submitted to Contoso, relayed domain-secured, found in Woodgrove's sink.
+  const r = await measureRelay({ pki, size: SIZE, drainTimeoutMs: 30_000 }, relay, { name: "smoke-relay", connections: 2, perConnection: 5 }, 10);
+  log(runLine(r));
+  const relayOk = r.load.acked === 10 && r.inSink === 10 && r.relay?.secured === 10;
+  log(relayOk ? "SMOKE RELAY OK: 10 messages submitted to Contoso reached Woodgrove's sink, domain-secured" : "SMOKE RELAY FAILED");
+  return ok && relayOk ? 0 : 1;
 }
 
 main().then(

@@ -8,40 +8,41 @@
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import path from "node:path";
 
-export class SinkReader {
+/** Reads the lines appended to a log file, or to every file of a folder, since the last poll. */
+export class LogTail {
   private readonly offsets = new Map<string, number>();
   private readonly partial = new Map<string, string>();
-  readonly ids = new Set<string>();
+  private names: string[] = [];
+  private listedAt = 0;
 
   constructor(
     /** A folder (every file in it is read) or one file. */
     private readonly where: string,
-    /** Captures the queue id of a delivered message in group 1. */
-    private readonly pattern: RegExp,
     private readonly fileFilter: (name: string) => boolean = () => true,
+    /** How often a folder is listed again for new files, ms (rotation). */
+    private readonly relistMs = 0,
   ) {}
 
-  static sealpost(dataDir: string): SinkReader {
-    return new SinkReader(path.join(dataDir, "logs", "tracking"), /"eventId":"DELIVER".*?"internalId":"([0-9a-f]+)"/, (n) => n.startsWith("MSGTRK"));
-  }
-
-  static postfix(maillog: string): SinkReader {
-    return new SinkReader(maillog, /postfix\/discard\[\d+\]: ([0-9A-Za-z]+): to=.*status=sent/);
-  }
-
   private files(): string[] {
-    if (!existsSync(this.where)) return [];
-    if (statSync(this.where).isFile()) return [this.where];
-    return readdirSync(this.where)
+    if (this.relistMs > 0 && this.names.length > 0 && performance.now() - this.listedAt < this.relistMs) return this.names;
+    this.listedAt = performance.now();
+    if (!existsSync(this.where)) return (this.names = []);
+    if (statSync(this.where).isFile()) return (this.names = [this.where]);
+    return (this.names = readdirSync(this.where)
       .filter(this.fileFilter)
-      .map((n) => path.join(this.where, n));
+      .map((n) => path.join(this.where, n)));
   }
 
-  /** Reads what was appended since the last poll; returns the number of ids seen so far. */
-  poll(): number {
+  /** Calls `onLine` for every complete line appended since the last poll. */
+  poll(onLine: (line: string) => void): void {
     for (const file of this.files()) {
       const from = this.offsets.get(file) ?? 0;
-      const size = statSync(file).size;
+      let size: number;
+      try {
+        size = statSync(file).size;
+      } catch {
+        continue;
+      }
       if (size <= from) continue;
       const buf = Buffer.alloc(size - from);
       const fd = openSync(file, "r");
@@ -54,11 +55,39 @@ export class SinkReader {
       const text = (this.partial.get(file) ?? "") + buf.toString("utf8");
       const lines = text.split("\n");
       this.partial.set(file, lines.pop() ?? "");
-      for (const line of lines) {
-        const m = this.pattern.exec(line);
-        if (m?.[1]) this.ids.add(m[1]);
-      }
+      for (const line of lines) onLine(line);
     }
+  }
+}
+
+export class SinkReader {
+  private readonly tail: LogTail;
+  readonly ids = new Set<string>();
+
+  constructor(
+    /** A folder (every file in it is read) or one file. */
+    where: string,
+    /** Captures the queue id of a delivered message in group 1. */
+    private readonly pattern: RegExp,
+    fileFilter: (name: string) => boolean = () => true,
+  ) {
+    this.tail = new LogTail(where, fileFilter);
+  }
+
+  static sealpost(dataDir: string): SinkReader {
+    return new SinkReader(path.join(dataDir, "logs", "tracking"), /"eventId":"DELIVER".*?"internalId":"([0-9a-f]+)"/, (n) => n.startsWith("MSGTRK"));
+  }
+
+  static postfix(maillog: string): SinkReader {
+    return new SinkReader(maillog, /postfix\/discard\[\d+\]: ([0-9A-Za-z]+): to=.*status=sent/);
+  }
+
+  /** Reads what was appended since the last poll; returns the number of ids seen so far. */
+  poll(): number {
+    this.tail.poll((line) => {
+      const m = this.pattern.exec(line);
+      if (m?.[1]) this.ids.add(m[1]);
+    });
     return this.ids.size;
   }
 

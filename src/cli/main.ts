@@ -15,6 +15,8 @@ import { splitScript } from "../shell/parser.js";
 import { registerCertCommands } from "./cert.js";
 import { readCounters } from "../shell/cmdlets/counters.js";
 import { formatTable } from "../shell/format.js";
+import { registerOrgCommands, resolveOrgUrl } from "./org.js";
+import { PgOrgStore } from "../org/pg/pg-org-store.js";
 import { registerPartnerCommands } from "./partner.js";
 import { registerQueueCommands } from "./queue.js";
 import { registerServeCommand } from "./serve.js";
@@ -24,11 +26,22 @@ import { registerTrustCommands } from "./trust.js";
 export interface GlobalOptions {
   data?: string;
   json?: boolean;
+  org?: string;
+  orgFile?: string;
 }
 
-export function openApi(cmd: Command): Promise<AdminApi> {
+/**
+ * The admin API for a command. With an organization store (--org ...),
+ * organization-wide settings go to PostgreSQL and server-level ones to
+ * --data DIR (or are refused when no data folder is named).
+ */
+export async function openApi(cmd: Command): Promise<AdminApi> {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
-  return AdminApi.openWithDefaults(resolveDataDir(opts.data));
+  const url = resolveOrgUrl(opts);
+  if (url === undefined) return AdminApi.openWithDefaults(resolveDataDir(opts.data));
+  const org = await PgOrgStore.open(url);
+  const data = opts.data ?? process.env.SEALPOST_DATA;
+  return data !== undefined && data !== "" ? AdminApi.open(resolveDataDir(data), { org }) : AdminApi.forOrganization(org);
 }
 
 /** Runs an action with the admin API open, closing it afterwards. */
@@ -60,7 +73,7 @@ export function makeShellHost(api: AdminApi): ShellHost {
   };
 }
 
-function version(): string {
+export function version(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
     return pkg.version;
@@ -77,6 +90,8 @@ export function buildProgram(): Command {
     .version(version())
     .option("--data <dir>", "the server's data folder (default: $SEALPOST_DATA or ./data)")
     .option("--json", "print results as JSON (for scripts)")
+    .option("--org <url>", "the organization store (PostgreSQL URL) for organization-wide settings (default: $SEALPOST_ORG)")
+    .option("--org-file <file>", "a file holding the organization store's URL (default: $SEALPOST_ORG_FILE)")
     .showHelpAfterError()
     .exitOverride();
 
@@ -103,7 +118,10 @@ export function buildProgram(): Command {
           return;
         }
         const shell = new Shell(makeShellHost(api), allCmdlets());
+        // The audit log records the command line (a literal password in it is masked).
+        const audit = (line: string) => api.ctx.org.setAuditContext({ command: line.replace(/(-Password(?!File)\s*:?\s*)("[^"]*"|'[^']*'|\S+)/gi, "$1****") });
         if (opts.command !== undefined) {
+          audit(opts.command);
           if (cmd.optsWithGlobals<GlobalOptions>().json) {
             // --json: the pipeline's objects, not their formatted text.
             const objects = await shell.runObjects(opts.command);
@@ -117,6 +135,7 @@ export function buildProgram(): Command {
         if (opts.file !== undefined) {
           const text = readInputFile(opts.file, "script").toString("utf8");
           for (const { line, lineNo } of splitScript(text)) {
+            audit(line);
             try {
               const out = await shell.runLine(line);
               if (out !== "") process.stdout.write(`${out}\n`);
@@ -134,6 +153,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerServerCommands(program);
   registerQueueCommands(program);
+  registerOrgCommands(program);
   program
     .command("counters")
     .description("the running server's counters (Domain-Secured Messages Received/Sent, Outbound Session Failures, ...)")

@@ -8,7 +8,10 @@ import { parseLoopbackAddress } from "../admin/http.js";
 import { resolveDataDir } from "../config/datadir.js";
 import { SealpostError } from "../errors/errors.js";
 import { defaultWorkers, isWorker, runPrimary, runWorker } from "../server/cluster.js";
-import type { GlobalOptions } from "./main.js";
+import { version, type GlobalOptions } from "./main.js";
+import { resolveOrgUrl } from "./org.js";
+import { redactUrl } from "../org/pg/pg-org-store.js";
+import { EdgeSync } from "../sync/edge-sync.js";
 
 const REFRESH_INTERVAL_MS = 60_000;
 
@@ -39,7 +42,20 @@ export function registerServeCommand(program: Command): void {
         process.once("SIGTERM", () => resolve());
         process.once("SIGINT", () => resolve());
       });
+      const orgUrl = resolveOrgUrl(g);
       const api = await AdminApi.openWithDefaults(dataDir);
+      let sync: EdgeSync | undefined;
+      if (orgUrl) {
+        // An edge of an organization: its configuration comes from the store (first copy before serving).
+        const log = (l: string) => process.stdout.write(`${l}\n`);
+        sync = new EdgeSync({ url: orgUrl, ctx: api.ctx, softwareVersion: version(), log });
+        await sync.start();
+        const st = sync.status();
+        log(`edge of the organization ${redactUrl(orgUrl)}: configuration version ${st.appliedVersion}${st.reachable ? (st.listening ? " (listening for changes)" : " (polling for changes)") : " (store unreachable: serving the last copy)"}`);
+        if ((await api.ctx.org.listReceiveConnectors(api.serverName)).length === 0) {
+          log(`warning: the organization has no receive connector for ${api.serverName}; create one with: sealpost --org <url> shell -c 'New-ReceiveConnector "${api.serverName}\\Inet" -Bindings IP:25'`);
+        }
+      }
       const first = await ensureDefaultCertificate(api);
       if (first) process.stdout.write(`Created a self-signed certificate ${first} for ${api.serverName} (enabled for SMTP).\n`);
       const stop = await runPrimary(api, { dataDir, admin: bind, workers, ...(o.sink === "discard" ? { sink: "discard" as const } : {}), log: (l) => process.stdout.write(`${l}\n`) });
@@ -48,6 +64,7 @@ export function registerServeCommand(program: Command): void {
       refresher.unref();
       await stopSignal;
       clearInterval(refresher);
+      await sync?.stop();
       await stop();
       await api.close();
     });

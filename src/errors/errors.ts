@@ -32,6 +32,11 @@ export const ERROR_CODES = {
   SECRET_UNAVAILABLE: "A secret (password) could not be obtained.",
   // store
   STORE_SCHEMA_TOO_NEW: "The data folder was written by a newer release.",
+  ORG_SCHEMA_TOO_NEW: "The organization store (PostgreSQL) uses a schema newer than this release knows.",
+  ORG_SCHEMA_OLD: "The organization store (PostgreSQL) needs `sealpost org migrate` before this release can use it.",
+  ORG_UNREACHABLE: "The organization store (PostgreSQL) could not be reached.",
+  ORG_READ_ONLY: "This server's organization settings are synchronized from an organization store; change them there.",
+  SERVER_DATA_REQUIRED: "The command manages one server's own data: give --data DIR.",
   // queue
   SPOOL_CLOSED: "The message spool is closed; no message can be queued.",
 } as const;

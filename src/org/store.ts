@@ -2,6 +2,8 @@
 // admin API runs on the embedded SQLite store (one server) and on PostgreSQL
 // (a fleet, with edge sync). Only organization-wide settings live here;
 // certificates, keys and queues belong to each server.
+import os from "node:os";
+
 export type TrustedKind = "root" | "intermediate";
 
 export interface TrustedCertificateRecord {
@@ -32,11 +34,53 @@ export interface PartnerOptions {
   revocationMode: RevocationMode;
 }
 
+/** The administrator recorded in the audit log: SEALPOST_ADMIN, else the OS user. */
+export function defaultAdminName(): string {
+  const env = process.env.SEALPOST_ADMIN?.trim();
+  if (env) return env.slice(0, 200);
+  try {
+    return os.userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}
+
 export function defaultPartnerOptions(domain: string): PartnerOptions {
   return { domain, nameMatch: "Exact", certificateNames: [], allowedIssuers: [], mode: "Enforce", revocationMode: "Hard" };
 }
 
+/** One audited change: the configuration version it produced. */
+export interface AuditEntry {
+  version: number;
+  at: Date;
+  /** Who: the administrator's name (SEALPOST_ADMIN or the OS user) and, on PostgreSQL, the database role. */
+  admin: string;
+  /** What: the store operation and its object, e.g. "editSettings" or "addAcceptedDomain contoso.com". */
+  action: string;
+  /** The command line that made it, when the shell ran it. */
+  command?: string;
+}
+
+/** The whole configuration at one version: what an edge applies in one go. */
+export interface OrgSnapshot {
+  version: number;
+  settings: OrgSettings;
+  partners: PartnerOptions[];
+  trusted: TrustedCertificateRecord[];
+  acceptedDomains: AcceptedDomain[];
+  mailboxes: Mailbox[];
+  receiveConnectors: ReceiveConnector[];
+  sendConnectors: SendConnector[];
+}
+
 export interface OrgStore {
+  /** Who makes the following changes and with which command (written to the audit log). */
+  setAuditContext(ctx: { admin?: string; command?: string }): void;
+  /** The newest audited changes first. */
+  auditLog(opts?: { limit?: number; since?: Date }): Promise<AuditEntry[]>;
+  /** The whole configuration, read consistently at one version. */
+  exportSnapshot(): Promise<OrgSnapshot>;
+
   /** Partners with stored options. */
   listPartners(): Promise<PartnerOptions[]>;
   /** Stored options, or undefined (callers use defaultPartnerOptions). */

@@ -112,4 +112,17 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       );
     `);
   },
+  // 6: the organization's audit log (one row per configuration version), and the
+  // replica marker of an edge that synchronizes from an organization store.
+  (db) => {
+    db.exec(`
+      CREATE TABLE org_audit (
+        version  INTEGER PRIMARY KEY,         -- the configuration version the change produced
+        at       TEXT NOT NULL,
+        admin    TEXT NOT NULL,
+        action   TEXT NOT NULL,
+        command  TEXT
+      );
+    `);
+  },
 ];

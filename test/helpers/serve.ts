@@ -19,9 +19,9 @@ export interface RunningServer {
   kill9: () => Promise<void>;
 }
 
-export function startServe(dataDir: string, opts: { workers?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunningServer> {
+export function startServe(dataDir: string, opts: { workers?: number; env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SEALPOST_BIN, "--data", dataDir, "serve", "--admin", "127.0.0.1:0", "--workers", String(opts.workers ?? 0)], {
+    const child = spawn(process.execPath, [SEALPOST_BIN, "--data", dataDir, "serve", "--admin", "127.0.0.1:0", "--workers", String(opts.workers ?? 0), ...(opts.args ?? [])], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...opts.env },
     });

@@ -2,7 +2,7 @@
 // default for one server). Uses only the org_* tables.
 import { SealpostError } from "../../errors/errors.js";
 import type { Db } from "../../store/sqlite.js";
-import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, type OrgSettings, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
+import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, defaultAdminName, type AuditEntry, type OrgSettings, type OrgSnapshot, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
 import type { AcceptedDomain, Mailbox, ReceiveConnector, SendConnector } from "../model.js";
 
 interface TrustedRow {
@@ -43,16 +43,94 @@ function domainFromRow(r: DomainRow): AcceptedDomain {
   return { name: r.name, domainName: r.domain_name, domainType: r.domain_type, ...(r.catch_all ? { catchAllMailbox: r.catch_all } : {}) };
 }
 
+/** server_meta key naming the organization store a synchronized edge replicates (no password). */
+export const ORG_SOURCE_KEY = "org_source";
+
 export class SqliteOrgStore implements OrgStore {
+  private audit: { admin: string; command?: string } = { admin: defaultAdminName() };
+
   constructor(private readonly db: Db) {}
 
-  /** Runs a change in one immediate transaction that also advances the configuration version. */
-  private write<T>(fn: () => T): T {
+  setAuditContext(ctx: { admin?: string; command?: string }): void {
+    this.audit = { admin: ctx.admin ?? this.audit.admin, ...(ctx.command !== undefined ? { command: ctx.command } : {}) };
+  }
+
+  /** Set when this server is an edge replicating an organization store: local changes are refused. */
+  private readOnlyReason(): string | undefined {
+    const row = this.db.prepare("SELECT value FROM server_meta WHERE key = ?").get(ORG_SOURCE_KEY) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  /**
+   * Runs a change in one immediate transaction that also advances the
+   * configuration version and writes the audit row.
+   */
+  private write<T>(action: string, fn: () => T): T {
+    const source = this.readOnlyReason();
+    if (source !== undefined) {
+      throw new SealpostError(
+        "ORG_READ_ONLY",
+        `This server synchronizes its organization settings from ${source}; make the change there (sealpost --org <url> shell -c '...'), and it reaches every edge.`,
+      );
+    }
     return this.db
       .transaction(() => {
         const out = fn();
         this.db.prepare("UPDATE org_version SET version = version + 1 WHERE id = 1").run();
+        const v = (this.db.prepare("SELECT version FROM org_version WHERE id = 1").get() as { version: number }).version;
+        this.db.prepare("INSERT INTO org_audit (version, at, admin, action, command) VALUES (?, ?, ?, ?, ?)").run(v, new Date().toISOString(), this.audit.admin, action, this.audit.command ?? null);
         return out;
+      })
+      .immediate();
+  }
+
+  async auditLog(opts: { limit?: number; since?: Date } = {}): Promise<AuditEntry[]> {
+    const rows = this.db
+      .prepare("SELECT version, at, admin, action, command FROM org_audit WHERE at >= ? ORDER BY version DESC LIMIT ?")
+      .all((opts.since ?? new Date(0)).toISOString(), opts.limit ?? 1000) as Array<{ version: number; at: string; admin: string; action: string; command: string | null }>;
+    return rows.map((r) => ({ version: r.version, at: new Date(r.at), admin: r.admin, action: r.action, ...(r.command !== null ? { command: r.command } : {}) }));
+  }
+
+  async exportSnapshot(): Promise<OrgSnapshot> {
+    // One read transaction: every list from the same version.
+    let out!: Promise<OrgSnapshot>;
+    this.db.transaction(() => {
+      out = (async () => {
+        const [version, settings, partners, trusted, acceptedDomains, mailboxes, receiveConnectors, sendConnectors] = [
+          this.version(), this.getSettings(), this.listPartners(), this.listTrusted(), this.listAcceptedDomains(), this.listMailboxes(), this.listReceiveConnectors(), this.listSendConnectors(),
+        ];
+        return { version: await version, settings: await settings, partners: await partners, trusted: await trusted, acceptedDomains: await acceptedDomains, mailboxes: await mailboxes, receiveConnectors: await receiveConnectors, sendConnectors: await sendConnectors };
+      })();
+    })();
+    return out;
+  }
+
+  /**
+   * Replaces the whole configuration with an organization store's snapshot,
+   * in one transaction (an edge's replica; readers see the old version or
+   * the new one, never a mix). Marks this store as a replica of `source`.
+   */
+  importSnapshot(snap: OrgSnapshot, source: string): void {
+    this.db
+      .transaction(() => {
+        for (const t of ["org_settings", "org_partners", "org_trusted_certificates", "org_accepted_domains", "org_mailboxes", "org_receive_connectors", "org_send_connectors"]) this.db.prepare(`DELETE FROM ${t}`).run();
+        const put = this.db.prepare("INSERT INTO org_settings (key, value) VALUES (?, ?)");
+        for (const [k, v] of Object.entries(snap.settings)) if (v !== undefined) put.run(k, JSON.stringify(v));
+        const partner = this.db.prepare("INSERT INTO org_partners (domain, name_match, certificate_names, allowed_issuers, mode, revocation_mode, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+        const now = new Date().toISOString();
+        for (const p of snap.partners) partner.run(p.domain, p.nameMatch, JSON.stringify(p.certificateNames), JSON.stringify(p.allowedIssuers), p.mode, p.revocationMode, now);
+        const trusted = this.db.prepare("INSERT INTO org_trusted_certificates (kind, thumbprint, der, added_at) VALUES (?, ?, ?, ?)");
+        for (const t of snap.trusted) trusted.run(t.kind, t.thumbprint, t.der, t.addedAt.toISOString());
+        const dom = this.db.prepare("INSERT INTO org_accepted_domains (name, domain_name, domain_type, catch_all) VALUES (?, ?, ?, ?)");
+        for (const d of snap.acceptedDomains) dom.run(d.name, d.domainName, d.domainType, d.catchAllMailbox ?? null);
+        const mb = this.db.prepare("INSERT INTO org_mailboxes (address, name) VALUES (?, ?)");
+        for (const m of snap.mailboxes) mb.run(m.primarySmtpAddress, m.name);
+        const rc = this.db.prepare("INSERT INTO org_receive_connectors (server, name, config) VALUES (?, ?, ?)");
+        for (const c of snap.receiveConnectors) rc.run(c.server, c.name, JSON.stringify(c));
+        const sc = this.db.prepare("INSERT INTO org_send_connectors (name, config) VALUES (?, ?)");
+        for (const c of snap.sendConnectors) sc.run(c.name, JSON.stringify(c));
+        this.db.prepare("UPDATE org_version SET version = ? WHERE id = 1").run(snap.version);
+        this.db.prepare("INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(ORG_SOURCE_KEY, source);
       })
       .immediate();
   }
@@ -68,7 +146,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async addAcceptedDomain(d: AcceptedDomain): Promise<AcceptedDomain> {
-    return this.write(() => {
+    return this.write(`addAcceptedDomain ${d.domainName}`, () => {
       const clash = this.db.prepare("SELECT name FROM org_accepted_domains WHERE name = ? OR domain_name = ?").get(d.name, d.domainName) as { name: string } | undefined;
       if (clash) throw new SealpostError("ALREADY_EXISTS", `An accepted domain named '${clash.name}' already has that name or domain.`);
       this.db.prepare("INSERT INTO org_accepted_domains (name, domain_name, domain_type, catch_all) VALUES (?, ?, ?, ?)").run(d.name, d.domainName, d.domainType, d.catchAllMailbox ?? null);
@@ -77,18 +155,20 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async updateAcceptedDomain(name: string, edit: (current: AcceptedDomain) => Partial<AcceptedDomain>): Promise<AcceptedDomain> {
-    return this.write(() => {
+    return this.write(`updateAcceptedDomain ${name}`, () => {
       const row = this.db.prepare("SELECT * FROM org_accepted_domains WHERE name = ?").get(name) as DomainRow | undefined;
       if (!row) throw new SealpostError("NOT_FOUND", `No accepted domain is named '${name}' (Get-AcceptedDomain lists them).`);
       const current = domainFromRow(row);
       const next = { ...current, ...edit(current), name: current.name };
+      const taken = this.db.prepare("SELECT name FROM org_accepted_domains WHERE domain_name = ? AND name <> ?").get(next.domainName, current.name) as { name: string } | undefined;
+      if (taken) throw new SealpostError("ALREADY_EXISTS", `The accepted domain '${taken.name}' already has the domain ${next.domainName}.`);
       this.db.prepare("UPDATE org_accepted_domains SET domain_name = ?, domain_type = ?, catch_all = ? WHERE name = ?").run(next.domainName, next.domainType, next.catchAllMailbox ?? null, current.name);
       return next;
     });
   }
 
   async removeAcceptedDomain(name: string): Promise<void> {
-    this.write(() => {
+    this.write(`removeAcceptedDomain ${name}`, () => {
       const r = this.db.prepare("DELETE FROM org_accepted_domains WHERE name = ?").run(name);
       if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No accepted domain is named '${name}'.`);
     });
@@ -101,7 +181,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async addMailbox(m: Mailbox): Promise<Mailbox> {
-    return this.write(() => {
+    return this.write(`addMailbox ${m.primarySmtpAddress}`, () => {
       if (this.db.prepare("SELECT 1 FROM org_mailboxes WHERE address = ?").get(m.primarySmtpAddress)) {
         throw new SealpostError("ALREADY_EXISTS", `The mailbox ${m.primarySmtpAddress} already exists.`);
       }
@@ -111,7 +191,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async removeMailbox(address: string): Promise<void> {
-    this.write(() => {
+    this.write(`removeMailbox ${address}`, () => {
       const r = this.db.prepare("DELETE FROM org_mailboxes WHERE address = ?").run(address);
       if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No mailbox has the address ${address}.`);
     });
@@ -124,7 +204,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async addSendConnector(c: SendConnector): Promise<SendConnector> {
-    return this.write(() => {
+    return this.write(`addSendConnector ${c.name}`, () => {
       if (this.db.prepare("SELECT 1 FROM org_send_connectors WHERE name = ?").get(c.name)) {
         throw new SealpostError("ALREADY_EXISTS", `The send connector ${c.name} already exists.`);
       }
@@ -134,7 +214,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async updateSendConnector(name: string, edit: (current: SendConnector) => Partial<SendConnector>): Promise<SendConnector> {
-    return this.write(() => {
+    return this.write(`updateSendConnector ${name}`, () => {
       const row = this.db.prepare("SELECT config FROM org_send_connectors WHERE name = ?").get(name) as { config: string } | undefined;
       if (!row) throw new SealpostError("NOT_FOUND", `No send connector is named ${name} (Get-SendConnector lists them).`);
       const current = JSON.parse(row.config) as SendConnector;
@@ -145,7 +225,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async removeSendConnector(name: string): Promise<void> {
-    this.write(() => {
+    this.write(`removeSendConnector ${name}`, () => {
       const r = this.db.prepare("DELETE FROM org_send_connectors WHERE name = ?").run(name);
       if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No send connector is named ${name}.`);
     });
@@ -161,7 +241,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async addReceiveConnector(c: ReceiveConnector): Promise<ReceiveConnector> {
-    return this.write(() => {
+    return this.write(`addReceiveConnector ${c.server}\\${c.name}`, () => {
       if (this.db.prepare("SELECT 1 FROM org_receive_connectors WHERE server = ? AND name = ?").get(c.server, c.name)) {
         throw new SealpostError("ALREADY_EXISTS", `The receive connector ${c.server}\\${c.name} already exists.`);
       }
@@ -171,7 +251,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async updateReceiveConnector(server: string, name: string, edit: (current: ReceiveConnector) => Partial<ReceiveConnector>): Promise<ReceiveConnector> {
-    return this.write(() => {
+    return this.write(`updateReceiveConnector ${server}\\${name}`, () => {
       const row = this.db.prepare("SELECT config FROM org_receive_connectors WHERE server = ? AND name = ?").get(server, name) as { config: string } | undefined;
       if (!row) throw new SealpostError("NOT_FOUND", `No receive connector ${server}\\${name} exists (Get-ReceiveConnector lists them).`);
       const current = JSON.parse(row.config) as ReceiveConnector;
@@ -182,7 +262,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async removeReceiveConnector(server: string, name: string): Promise<void> {
-    this.write(() => {
+    this.write(`removeReceiveConnector ${server}\\${name}`, () => {
       const r = this.db.prepare("DELETE FROM org_receive_connectors WHERE server = ? AND name = ?").run(server, name);
       if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No receive connector ${server}\\${name} exists.`);
     });
@@ -198,7 +278,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async setPartner(domain: string, patch: Partial<Omit<PartnerOptions, "domain">>): Promise<PartnerOptions> {
-    return this.write(() => {
+    return this.write(`setPartner ${domain}`, () => {
         const row = this.db.prepare("SELECT * FROM org_partners WHERE domain = ?").get(domain) as PartnerRow | undefined;
         const next = { ...(row ? partnerFromRow(row) : defaultPartnerOptions(domain)), ...patch, domain };
         this.db
@@ -224,7 +304,7 @@ export class SqliteOrgStore implements OrgStore {
 
   async addTrusted(kind: TrustedKind, items: Array<{ thumbprint: string; der: Buffer }>): Promise<TrustedCertificateRecord[]> {
     const addedAt = new Date();
-    this.write(() => {
+    this.write(`addTrusted ${kind} ${items.map((i) => i.thumbprint).join(",")}`, () => {
         const exists = this.db.prepare("SELECT 1 FROM org_trusted_certificates WHERE kind = ? AND thumbprint = ?");
         const insert = this.db.prepare("INSERT INTO org_trusted_certificates (kind, thumbprint, der, added_at) VALUES (?, ?, ?, ?)");
         for (const it of items) {
@@ -238,7 +318,7 @@ export class SqliteOrgStore implements OrgStore {
   }
 
   async removeTrusted(kind: TrustedKind, thumbprint: string): Promise<void> {
-    this.write(() => {
+    this.write(`removeTrusted ${kind} ${thumbprint}`, () => {
       const r = this.db.prepare("DELETE FROM org_trusted_certificates WHERE kind = ? AND thumbprint = ?").run(kind, thumbprint);
       if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No trusted ${kind} certificate has the thumbprint ${thumbprint}.`);
     });
@@ -263,7 +343,7 @@ export class SqliteOrgStore implements OrgStore {
 
   async editSettings(edit: (current: OrgSettings) => Partial<OrgSettings>): Promise<OrgSettings> {
     const put = this.db.prepare("INSERT INTO org_settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    this.write(() => {
+    this.write("editSettings", () => {
       const patch = edit(this.readSettings());
       for (const [k, v] of Object.entries(patch)) if (v !== undefined) put.run(k, JSON.stringify(v));
     });

@@ -3,6 +3,7 @@ import type { CmdletDef } from "../shell.js";
 import { certificateCmdlets } from "./certificates.js";
 import { connectorCmdlets } from "./connectors.js";
 import { counterCmdlets } from "./counters.js";
+import { fleetCmdlets } from "./fleet.js";
 import { partnerCmdlets } from "./partners.js";
 import { queueCmdlets } from "./queues.js";
 import { sendConnectorCmdlets } from "./send-connectors.js";
@@ -13,6 +14,6 @@ import { utilityCmdlets } from "./util.js";
 
 export function allCmdlets(): CmdletDef[] {
   const list: CmdletDef[] = [];
-  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...transportServerCmdlets, ...connectorCmdlets, ...sendConnectorCmdlets, ...queueCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
+  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...transportServerCmdlets, ...connectorCmdlets, ...sendConnectorCmdlets, ...queueCmdlets, ...fleetCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
   return list;
 }
