@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   ORG_SCHEMA_TOO_NEW: "The organization store (PostgreSQL) uses a schema newer than this release knows.",
   ORG_SCHEMA_OLD: "The organization store (PostgreSQL) needs `sealpost org migrate` before this release can use it.",
   ORG_UNREACHABLE: "The organization store (PostgreSQL) could not be reached.",
+  ORG_PERMISSION_DENIED: "The organization store refused the change: the database role lacks the privilege.",
   ORG_READ_ONLY: "This server's organization settings are synchronized from an organization store; change them there.",
   SERVER_DATA_REQUIRED: "The command manages one server's own data: give --data DIR.",
   // queue

@@ -210,6 +210,13 @@ export class PgOrgStore implements OrgStore {
       await client.query("ROLLBACK").catch(() => undefined);
       if (e instanceof SealpostError) throw e;
       if (isConnectionError(e)) throw unreachable(this.url, e);
+      if ((e as { code?: string }).code === "42501" || (e as { code?: string }).code === "25006") {
+        throw new SealpostError(
+          "ORG_PERMISSION_DENIED",
+          `${action} was refused by the organization store ${redactUrl(this.url)}: ${(e as Error).message} (changes need a role in sealpost_admin on the primary, see sql/roles.sql).`,
+          { cause: e },
+        );
+      }
       if ((e as { code?: string }).code === "23505") throw new SealpostError("ALREADY_EXISTS", `${action}: the name or domain is already in use.`, { cause: e });
       throw e;
     } finally {

@@ -1,0 +1,110 @@
+// The shipped roles (sql/roles.sql) on a real PostgreSQL: an administrator's
+// role changes the configuration through the shell; an edge's role reads it,
+// keeps its own status row, and can do nothing else — row-level security
+// stops it from touching another edge's row.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { runSealpost } from "../helpers/cli.js";
+import { startTestPg, type TestPg } from "../helpers/pg.js";
+import { migratePg, PgOrgStore } from "../../src/org/pg/pg-org-store.js";
+import { openServerContext, setServerName, type ServerContext } from "../../src/admin/context.js";
+import { EdgeSync } from "../../src/sync/edge-sync.js";
+
+const ROLES_SQL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../sql/roles.sql");
+
+let server: TestPg;
+let ownerUrl: string;
+const urlAs = (user: string) => {
+  const u = new URL(ownerUrl);
+  u.username = user;
+  u.password = `${user}-pw`;
+  return u.toString();
+};
+let work: string;
+const contexts: ServerContext[] = [];
+
+async function asRole(user: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: urlAs(user) });
+  await c.connect();
+  try {
+    return await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+before(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), "sealpost-roles-"));
+  server = await startTestPg();
+  ownerUrl = await server.createDatabase("roles_org");
+  await migratePg(ownerUrl);
+  const owner = new pg.Client({ connectionString: ownerUrl });
+  await owner.connect();
+  await owner.query(readFileSync(ROLES_SQL, "utf8"));
+  // Applying it twice is harmless (an upgrade re-runs it).
+  await owner.query(readFileSync(ROLES_SQL, "utf8"));
+  for (const [user, role] of [["alice", "sealpost_admin"], ["edge_mail1", "sealpost_edge"], ["edge_mail2", "sealpost_edge"]] as const) {
+    await owner.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${user}') THEN CREATE ROLE ${user} LOGIN PASSWORD '${user}-pw' IN ROLE ${role}; END IF; END $$`);
+  }
+  await owner.end();
+});
+
+after(async () => {
+  for (const c of contexts) await c.close();
+  await server?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("an administrator's role changes the configuration; the audit names the role", async () => {
+  const r = await runSealpost(["--org", urlAs("alice"), "shell", "-c", "Set-TransportConfig -TLSReceiveDomainSecureList woodgrovebank.com"], { env: { SEALPOST_ADMIN: "Alice Admin" } });
+  assert.equal(r.code, 0, r.stderr);
+  const audit = await runSealpost(["--org", urlAs("alice"), "--json", "org", "audit"]);
+  const rows = JSON.parse(audit.stdout) as Array<{ Caller: string; CmdletParameters: string }>;
+  assert.equal(rows[0]?.Caller, "Alice Admin (alice)");
+  assert.equal(rows[0]?.CmdletParameters, "Set-TransportConfig -TLSReceiveDomainSecureList woodgrovebank.com");
+});
+
+test("an edge's role syncs and reports its own status, and can do nothing else", async () => {
+  const dir = path.join(work, "mail1");
+  const ctx = openServerContext(dir);
+  contexts.push(ctx);
+  setServerName(ctx, "mail1.contoso.com");
+  const sync = new EdgeSync({ url: urlAs("edge_mail1"), ctx, softwareVersion: "test", log: () => undefined });
+  await sync.start();
+  await sync.stop();
+  assert.equal(sync.status().reachable, true);
+  assert.deepEqual((await ctx.org.getSettings()).tlsReceiveDomainSecureList, ["woodgrovebank.com"]);
+  const own = await asRole("edge_mail1", "SELECT server_name, db_user FROM edge_status");
+  assert.deepEqual(own.rows, [{ server_name: "mail1.contoso.com", db_user: "edge_mail1" }]);
+
+  // Another edge sees only its own row, and cannot overwrite, claim or delete mail1's.
+  assert.equal((await asRole("edge_mail2", "SELECT * FROM edge_status")).rowCount, 0);
+  await assert.rejects(
+    asRole("edge_mail2", "INSERT INTO edge_status (server_name, fqdn, software_version, applied_version) VALUES ('mail1.contoso.com', 'x', 'x', 999) ON CONFLICT (server_name) DO UPDATE SET applied_version = 999"),
+    /row-level security|violates/,
+  );
+  assert.equal((await asRole("edge_mail2", "UPDATE edge_status SET applied_version = 999 WHERE server_name = 'mail1.contoso.com'")).rowCount, 0);
+  await assert.rejects(asRole("edge_mail2", "INSERT INTO edge_status (server_name, fqdn, software_version, applied_version, db_user) VALUES ('fake', 'x', 'x', 1, 'edge_mail1')"), /row-level security/);
+  await assert.rejects(asRole("edge_mail1", "DELETE FROM edge_status"), /permission denied/);
+  // Configuration is read-only for an edge.
+  await assert.rejects(asRole("edge_mail1", "UPDATE org_version SET version = version + 1"), /permission denied/);
+  await assert.rejects(asRole("edge_mail1", "INSERT INTO org_settings (key, value) VALUES ('x', '1')"), /permission denied/);
+  await assert.rejects(asRole("edge_mail1", "CREATE TABLE evil (x int)"), /permission denied/);
+
+  // Through the shell, an edge's credentials get a clear refusal, and nothing changes.
+  const before = await (await PgOrgStore.open(urlAs("alice"))).exportSnapshot();
+  const r = await runSealpost(["--org", urlAs("edge_mail1"), "shell", "-c", "Set-TransportConfig -TLSSendDomainSecureList fabrikam.com"]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /refused by the organization store .*permission denied.*sealpost_admin/);
+  assert.doesNotMatch(r.stderr, /edge_mail1-pw/);
+  const store = await PgOrgStore.open(urlAs("alice"));
+  assert.deepEqual(await store.exportSnapshot(), before);
+  const edges = await runSealpost(["--org", urlAs("alice"), "--json", "org", "edges"]);
+  assert.equal((JSON.parse(edges.stdout) as Array<{ Name: string }>)[0]?.Name, "mail1.contoso.com");
+  await store.close();
+});
