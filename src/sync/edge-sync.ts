@@ -73,7 +73,9 @@ export class EdgeSync {
 
   /** Connects and syncs once (resolves either way: an unreachable store is not an error here), then keeps going. */
   async start(): Promise<void> {
-    this.st.appliedVersion = await this.replica.version();
+    // The local version counts only if it is a copy of this store (a server's own
+    // configuration has versions of its own, which mean nothing here).
+    this.st.appliedVersion = this.replica.replicaSource() === redactUrl(this.opts.url) ? await this.replica.version() : -1;
     syncMetrics.applied.set(this.st.appliedVersion);
     await this.syncNow();
     this.schedule();

