@@ -140,7 +140,12 @@ export class EdgeSync {
     this.st.reachable = false;
     this.st.lastError = msg;
     if (!this.warnedDown) {
-      this.opts.log(`edge sync: the organization store is unreachable; serving configuration version ${this.st.appliedVersion} until it returns (${msg})`);
+      const code = (e as { code?: string }).code;
+      this.opts.log(
+        code === "ORG_SCHEMA_TOO_NEW" || code === "ORG_SCHEMA_OLD"
+          ? `edge sync: refusing the organization store's schema; serving configuration version ${this.st.appliedVersion} until this server or the store is upgraded (${msg})`
+          : `edge sync: the organization store is unreachable; serving configuration version ${this.st.appliedVersion} until it returns (${msg})`,
+      );
       this.warnedDown = true;
     }
     void this.disconnect();
