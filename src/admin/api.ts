@@ -5,6 +5,8 @@ import { openOrgOnlyContext, openServerContext, setServerName, type ServerContex
 import type { OrgStore } from "../org/store.js";
 import { ConnectorAdmin } from "./connectors.js";
 import { FleetAdmin } from "./fleet.js";
+import { LogAdmin } from "./logs.js";
+import { MailflowAdmin } from "./mailflow.js";
 import { PartnerAdmin } from "./partners.js";
 import { QueueAdmin } from "./queues.js";
 import { SendConnectorAdmin } from "./send-connectors.js";
@@ -22,6 +24,8 @@ export class AdminApi {
   readonly sendConnectors: SendConnectorAdmin;
   readonly queues: QueueAdmin;
   readonly fleet: FleetAdmin;
+  readonly logs: LogAdmin;
+  readonly mailflow: MailflowAdmin;
 
   constructor(readonly ctx: ServerContext) {
     this.certificates = new CertificateAdmin(ctx);
@@ -33,6 +37,8 @@ export class AdminApi {
     this.sendConnectors = new SendConnectorAdmin(ctx);
     this.queues = new QueueAdmin(ctx);
     this.fleet = new FleetAdmin(ctx);
+    this.logs = new LogAdmin(ctx);
+    this.mailflow = new MailflowAdmin(ctx);
   }
 
   static open(dataDir: string, opts: { now?: () => Date; org?: OrgStore } = {}): AdminApi {

@@ -190,9 +190,11 @@ async function main(): Promise<number> {
   let pki: BenchPki | undefined;
   const running: RunningSealpost[] = [];
   const relays: RelayPair[] = [];
+  let relaysStarting: Promise<void> | undefined;
   let postfix: PostfixInstance | undefined;
   let postfixStarted = false;
   const cleanup = async () => {
+    await relaysStarting?.catch(() => undefined);
     for (const r of relays.splice(0)) {
       try {
         await r.stop();
@@ -228,6 +230,20 @@ async function main(): Promise<number> {
     const nodeArgs = v.profile ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(v.profile)}`] : [];
     // e.g. --node-args=--perf-basic-prof, so that perf names Sealpost's JavaScript frames.
     if (v["node-args"]) nodeArgs.push(...v["node-args"].split(" ").filter(Boolean));
+    // Scenario (d)'s two Sealposts (per variant) start while the inbound one does.
+    const startSealpostRelays = async () => {
+      for (const va of variants) {
+        const env = { ...va.env, ...(va.sched ? { NODE_CLUSTER_SCHED_POLICY: va.sched } : {}) };
+        const r = await startSealpostRelay(work, pki as BenchPki, { name: va.name, workers: va.workers, env, nodeArgs: [...nodeArgs, ...(va.node ?? [])] });
+        relays.push(r);
+        log(r.describe());
+      }
+    };
+    if (v.smoke || relayScenario) {
+      relaysStarting = startSealpostRelays();
+      // Awaited below; a failure meanwhile must not count as unhandled.
+      relaysStarting.catch(() => undefined);
+    }
     const targets: Target[] = [];
     for (const va of variants) {
       const host = randomHost();
@@ -243,19 +259,8 @@ async function main(): Promise<number> {
       log(`${va.name}: ${host}:${PORT}, ${va.workers === 0 ? "one process" : `${va.workers} worker(s)`}${va.sched ? `, scheduling ${va.sched}` : ""}, sink ${va.sink}${extra}, data ${dataDir} [${treeSummary(r.pid)}]`);
     }
     const sp = targets[0] as Target;
-    const startSealpostRelays = async () => {
-      for (const va of variants) {
-        const env = { ...va.env, ...(va.sched ? { NODE_CLUSTER_SCHED_POLICY: va.sched } : {}) };
-        const r = await startSealpostRelay(work, pki as BenchPki, { name: va.name, workers: va.workers, env, nodeArgs: [...nodeArgs, ...(va.node ?? [])] });
-        relays.push(r);
-        log(r.describe());
-      }
-    };
-    if (v.smoke) {
-      await startSealpostRelays();
-      return await smoke(pki, sp, relays[0] as RelayPair);
-    }
-    if (relayScenario) await startSealpostRelays();
+    await relaysStarting;
+    if (v.smoke) return await smoke(pki, sp, relays[0] as RelayPair);
 
     let version = "(not run)";
     if (!v["sealpost-only"]) {

@@ -14,7 +14,8 @@ import { Shell, type ShellHost } from "../shell/shell.js";
 import { splitScript } from "../shell/parser.js";
 import { registerCertCommands } from "./cert.js";
 import { readCounters } from "../shell/cmdlets/counters.js";
-import { formatTable } from "../shell/format.js";
+import { formatList, formatTable } from "../shell/format.js";
+import { registerLogCommands } from "./logs.js";
 import { registerOrgCommands, resolveOrgUrl } from "./org.js";
 import { PgOrgStore } from "../org/pg/pg-org-store.js";
 import { registerPartnerCommands } from "./partner.js";
@@ -153,7 +154,29 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerServerCommands(program);
   registerQueueCommands(program);
+  registerLogCommands(program);
   registerOrgCommands(program);
+  program
+    .command("demo")
+    .description("run the seed scenario on loopback: a test PKI, DNS, Contoso's two edges on one organization store, Woodgrove's edge; mail both ways and what must fail")
+    .option("--dir <dir>", "the folder for the demo's servers, logs and mailboxes (replaced)", "sealpost-demo")
+    .option("--net <127.x>", "the loopback /16 to use (servers on <net>.1.1, <net>.1.2, <net>.2.1)", "127.0")
+    .action(async (o: { dir: string; net: string }) => {
+      const { runDemo } = await import("../demo/run.js");
+      process.exitCode = await runDemo({ dir: o.dir, net: o.net });
+    });
+  program
+    .command("test-mailflow <address>")
+    .description("send a probe through the real send path and report the next hop, TLS, certificates, checks and whether it was domain-secured (Test-Mailflow)")
+    .option("--detailed", "include the SMTP transcript")
+    .option("--from <address>", "the probe's sender")
+    .action(async (address: string, o: { detailed?: boolean; from?: string }, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        const r = await api.mailflow.test(address, { ...(o.detailed ? { detailed: true } : {}), ...(o.from ? { from: o.from } : {}) });
+        print(cmd, r, () => formatMailflow(r));
+        if (r.Result !== "Success") process.exitCode = 2;
+      });
+    });
   program
     .command("counters")
     .description("the running server's counters (Domain-Secured Messages Received/Sent, Outbound Session Failures, ...)")
@@ -164,6 +187,15 @@ export function buildProgram(): Command {
       print(cmd, Object.fromEntries(samples.map((c) => [c.Path, c.CookedValue])), () => formatTable(samples, ["Path", "CookedValue"]));
     });
   return program;
+}
+
+/** Test-Mailflow's report for people. */
+function formatMailflow(r: Awaited<ReturnType<AdminApi["mailflow"]["test"]>>): string {
+  const { Checks, Transcript, ...rest } = r;
+  const out = [formatList([rest]).trim()];
+  if (Checks.length > 0) out.push("", "Checks:", ...Checks.map((c) => `  [${c.Result}] ${c.Check}: ${c.Detail}`));
+  if (Transcript) out.push("", "Transcript:", ...Transcript.map((l) => `  ${l}`));
+  return out.join("\n");
 }
 
 /** Prints a result: JSON with --json, else the text form. */

@@ -12,6 +12,7 @@ import { version, type GlobalOptions } from "./main.js";
 import { resolveOrgUrl } from "./org.js";
 import { redactUrl } from "../org/pg/pg-org-store.js";
 import { EdgeSync } from "../sync/edge-sync.js";
+import { createLogger, resolveLogFormat, resolveLogLevel } from "../log/logger.js";
 
 const REFRESH_INTERVAL_MS = 60_000;
 
@@ -22,11 +23,13 @@ export function registerServeCommand(program: Command): void {
     .option("--admin <ip:port>", "admin HTTP endpoint (loopback only)", "127.0.0.1:8025")
     .option("--workers <n>", "worker processes for the receive path (0: one process)", String(defaultWorkers()))
     .option("--sink <maildir|discard>", "local deliveries: the Maildir, or discard them after the durable spool (benchmarks, like Postfix's discard transport)", "maildir")
-    .action(async (o: { admin: string; workers: string; sink: string }, cmd: Command) => {
+    .option("--log-format <json|text>", "application log on stdout: JSON lines, or text for a person (default: text on a terminal, else JSON; or SEALPOST_LOG_FORMAT)")
+    .action(async (o: { admin: string; workers: string; sink: string; logFormat?: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const dataDir = resolveDataDir(g.data);
+      const logger = createLogger({ format: resolveLogFormat(o.logFormat), level: resolveLogLevel() });
       if (isWorker()) {
-        await runWorker(dataDir);
+        await runWorker(dataDir, logger);
         await new Promise<never>(() => undefined);
       }
       const bind = parseLoopbackAddress(o.admin);
@@ -47,18 +50,20 @@ export function registerServeCommand(program: Command): void {
       let sync: EdgeSync | undefined;
       if (orgUrl) {
         // An edge of an organization: its configuration comes from the store (first copy before serving).
-        const log = (l: string) => process.stdout.write(`${l}\n`);
-        sync = new EdgeSync({ url: orgUrl, ctx: api.ctx, softwareVersion: version(), log });
+        sync = new EdgeSync({ url: orgUrl, ctx: api.ctx, softwareVersion: version(), log: logger.line });
         await sync.start();
         const st = sync.status();
-        log(`edge of the organization ${redactUrl(orgUrl)}: configuration version ${st.appliedVersion}${st.reachable ? (st.listening ? " (listening for changes)" : " (polling for changes)") : " (store unreachable: serving the last copy)"}`);
+        const org = { org_store: redactUrl(orgUrl), config_version: st.appliedVersion };
+        const msg = `edge of the organization ${redactUrl(orgUrl)}: configuration version ${st.appliedVersion}`;
+        if (st.reachable) logger.info(`${msg}${st.listening ? " (listening for changes)" : " (polling for changes)"}`, org);
+        else logger.warn(`${msg} (store unreachable: serving the last copy)`, org);
         if ((await api.ctx.org.listReceiveConnectors(api.serverName)).length === 0) {
-          log(`warning: the organization has no receive connector for ${api.serverName}; create one with: sealpost --org <url> shell -c 'New-ReceiveConnector "${api.serverName}\\Inet" -Bindings IP:25'`);
+          logger.warn(`warning: the organization has no receive connector for ${api.serverName}; create one with: sealpost --org <url> shell -c 'New-ReceiveConnector "${api.serverName}\\Inet" -Bindings IP:25'`);
         }
       }
       const first = await ensureDefaultCertificate(api);
-      if (first) process.stdout.write(`Created a self-signed certificate ${first} for ${api.serverName} (enabled for SMTP).\n`);
-      const stop = await runPrimary(api, { dataDir, admin: bind, workers, ...(o.sink === "discard" ? { sink: "discard" as const } : {}), log: (l) => process.stdout.write(`${l}\n`) });
+      if (first) logger.info(`Created a self-signed certificate ${first} for ${api.serverName} (enabled for SMTP).`, { thumbprint: first });
+      const stop = await runPrimary(api, { dataDir, admin: bind, workers, ...(o.sink === "discard" ? { sink: "discard" as const } : {}), logger });
       // Refresh CRLs and OCSP answers before they expire, so no session waits for one.
       const refresher = setInterval(() => void api.ctx.revocation.refreshDue(), REFRESH_INTERVAL_MS);
       refresher.unref();

@@ -2,7 +2,7 @@
 // process counts in its own registry; the primary aggregates them for
 // /metrics (AggregatorRegistry). The three Domain-Secured counters keep the
 // names Exchange gives them under "MSExchange Secure Mail Transport" for
-// Get-Counter.
+// Get-Counter. Every metric is listed in docs/metrics.md.
 import client from "prom-client";
 
 // The global registry: prom-client's cluster aggregation collects it from every worker.
@@ -17,18 +17,21 @@ export const metrics = {
   messagesRefused: counter("sealpost_messages_refused_total", "Messages or senders refused, by reason", ["connector", "reason"]),
   messagesDelivered: counter("sealpost_messages_delivered_total", "Local deliveries to mailboxes"),
   sessions: counter("sealpost_inbound_sessions_total", "Inbound SMTP sessions", ["connector"]),
-  tlsHandshakeFailures: counter("sealpost_tls_handshake_failures_total", "Inbound TLS handshakes that failed", ["reason"]),
+  tlsHandshakeFailures: counter("sealpost_inbound_tls_handshake_failures_total", "Inbound TLS handshakes (STARTTLS) that failed, by reason", ["reason"]),
   verdicts: counter("sealpost_inbound_verdicts_total", "Domain Security decisions at MAIL FROM, by code", ["code"]),
   wouldRefuse: counter("sealpost_domain_secure_would_refuse_total", "ReportOnly partners: messages Enforce would have refused", ["partner", "code"]),
 };
 
-// The outbound queue manager runs in one process only (the primary): its
-// metrics live in a registry of their own, served next to the workers'
-// aggregate (a metric must not appear in both).
-export const outboundRegistry = new client.Registry();
+// What runs in one process only, the primary (the outbound queue manager,
+// edge sync, the certificate store's expiry): its metrics live in a registry
+// of their own, served next to the workers' aggregate (a metric must not
+// appear in both).
+export const primaryRegistry = new client.Registry();
+/** The former name of `primaryRegistry` (the same object). */
+export const outboundRegistry = primaryRegistry;
 
 const outCounter = (name: string, help: string, labelNames: string[] = []) =>
-  new client.Counter({ name, help, labelNames, registers: [outboundRegistry] });
+  new client.Counter({ name, help, labelNames, registers: [primaryRegistry] });
 
 export const outboundMetrics = {
   domainSecuredSent: outCounter("sealpost_domain_secured_messages_sent_total", "Domain-Secured Messages Sent", ["partner"]),
@@ -38,8 +41,72 @@ export const outboundMetrics = {
   bounced: outCounter("sealpost_messages_bounced_total", "Messages (per next-hop domain) that failed for good"),
   held: outCounter("sealpost_outbound_held_total", "Attempts at which a partner's mail was held because the chosen send connector cannot carry domain-secured mail", ["partner"]),
   sessionFailures: outCounter("sealpost_outbound_session_failures_total", "Outbound hosts that gave no usable session, by kind", ["reason"]),
-  queueLength: new client.Gauge({ name: "sealpost_queue_messages", help: "Messages in each next-hop queue", labelNames: ["next_hop"], registers: [outboundRegistry] }),
+  sessions: outCounter("sealpost_outbound_sessions_total", "Outbound SMTP sessions opened (connect, EHLO, STARTTLS as required), by result", ["result"]),
+  tlsHandshakeFailures: outCounter("sealpost_outbound_tls_handshake_failures_total", "Outbound TLS handshakes (STARTTLS) that failed, by reason", ["reason"]),
+  queueLength: new client.Gauge({ name: "sealpost_queue_messages", help: "Messages in each next-hop queue", labelNames: ["next_hop"], registers: [primaryRegistry] }),
 };
+
+/** What the certificate gauge needs of each certificate in the server's store. */
+export interface CertificateExpiry {
+  thumbprint: string;
+  subject: string;
+  services: string[];
+  notAfter: Date;
+}
+
+let certificateSource: (() => CertificateExpiry[]) | undefined;
+let clock: () => Date = () => new Date();
+
+/**
+ * Where the certificate gauge reads the server's certificates at scrape time
+ * (the primary sets it to its certificate store); `undefined` stops it.
+ */
+export function setCertificateSource(source: (() => CertificateExpiry[]) | undefined, now: () => Date = () => new Date()): void {
+  certificateSource = source;
+  clock = now;
+}
+
+const DAY_MS = 86_400_000;
+
+export const certificateMetrics = {
+  daysToExpiry: new client.Gauge({
+    name: "sealpost_certificate_days_to_expiry",
+    help: "Days until each certificate in the server's store expires (negative once expired), computed at scrape time",
+    labelNames: ["thumbprint", "subject", "services"],
+    registers: [primaryRegistry],
+    collect() {
+      // Read whole at every scrape: a certificate removed is gone, one imported appears.
+      this.reset();
+      if (!certificateSource) return;
+      let certs: CertificateExpiry[];
+      try {
+        certs = certificateSource();
+      } catch {
+        return; // the store is closing
+      }
+      const now = clock().getTime();
+      for (const c of certs) {
+        const days = Math.round(((c.notAfter.getTime() - now) / DAY_MS) * 1000) / 1000;
+        this.set({ thumbprint: c.thumbprint, subject: c.subject, services: c.services.length > 0 ? c.services.join(",") : "None" }, days);
+      }
+    },
+  }),
+};
+
+/**
+ * The reason label of a failed TLS handshake: OpenSSL's reason text without
+ * its numeric prefix, source file and line ("wrong version number",
+ * "unsupported protocol", "connection closed by client"), at most 80
+ * characters, so the label has few values.
+ */
+export function tlsFailureReason(message: string): string {
+  let m = message.replace(/^TLS handshake failed:\s*/i, "").trim();
+  // OpenSSL 3: "C0B7...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../ssl/record/ssl3_record.c:354:"
+  const ssl = /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/i.exec(m);
+  if (ssl) m = ssl[1] as string;
+  // Node's own: "Client network socket disconnected before secure TLS connection was established"
+  return m.replace(/\s+/g, " ").slice(0, 80) || "unknown";
+}
 
 /** Exchange's counter names (Get-Counter) and the metric behind each. */
 export const EXCHANGE_COUNTERS: Array<{ path: string; metric: string }> = [

@@ -60,8 +60,26 @@ interface Target {
   port: number;
 }
 
-/** How a message fares on one attempt. */
-interface Verified {
+/** What a look at one host found (Test-Mailflow shows these). */
+export interface HostAttempt {
+  host: string;
+  address: string;
+  port: number;
+  /** "ok", or where it failed. */
+  stage: "ok" | "connect" | "starttls" | "tls" | "protocol" | "not-encrypted" | "certificate";
+  error?: string;
+  tls?: { protocol: string; cipher: string; peerCertificates: Buffer[] };
+  verdict?: Verdict;
+}
+
+/** Extra eyes on connect(): the transcript and each host's outcome. */
+export interface ConnectObserver {
+  transcript?: (event: SendLogEvent, data: string, context?: string) => void;
+  attempts?: HostAttempt[];
+}
+
+/** A session ready for mail. */
+export interface Verified {
   session: SendSession;
   target: Target;
   address: string;
@@ -262,7 +280,7 @@ export class OutboundManager {
     }
   }
 
-  private async targets(domain: string, route: Route, settings: OutboundSettings): Promise<
+  async targets(domain: string, route: Route, settings: OutboundSettings): Promise<
     | { kind: "ok"; targets: Target[] }
     | { kind: "temporary"; reason: string }
     | { kind: "permanent"; status: string; reason: string }
@@ -308,7 +326,7 @@ export class OutboundManager {
    * certificate accepted for the domain. Each failing host of a partner
    * counts once as a Domain-Secured Outbound Session Failure.
    */
-  private async connect(domain: string, plan: Extract<OutboundPlan, { kind: "domain-secure" | "opportunistic" }>, targets: Target[], settings: OutboundSettings): Promise<Verified | { failure: string }> {
+  async connect(domain: string, plan: Extract<OutboundPlan, { kind: "domain-secure" | "opportunistic" }>, targets: Target[], settings: OutboundSettings, observe: ConnectObserver = {}): Promise<Verified | { failure: string }> {
     const { ctx } = this.opts;
     const c = plan.route.connector;
     const fqdn = c.fqdn ?? ctx.serverName;
@@ -325,7 +343,13 @@ export class OutboundManager {
       let hostFailure: string | undefined;
       for (const address of t.addresses) {
         const sessionId = randomBytes(8).toString("hex").toUpperCase();
-        const log = this.sessionLog(c.name, c.protocolLoggingLevel === "Verbose", sessionId, `${address}:${t.port}`);
+        const toLog = this.sessionLog(c.name, c.protocolLoggingLevel === "Verbose", sessionId, `${address}:${t.port}`);
+        const log = (e: SendLogEvent, d: string, cx?: string) => {
+          toLog(e, d, cx);
+          observe.transcript?.(e, d, cx);
+        };
+        const attempt: HostAttempt = { host: t.name, address, port: t.port, stage: "ok" };
+        observe.attempts?.push(attempt);
         let session: SendSession;
         this.connections++;
         try {
@@ -333,15 +357,21 @@ export class OutboundManager {
         } catch (e) {
           this.connections--;
           const err = e as SessionError;
+          attempt.stage = err.stage ?? "connect";
+          attempt.error = err.message;
           hostFailure = `${t.name}[${address}]: ${err.stage === "starttls" && partner ? "STARTTLS is not available" : err.stage}: ${err.message}`;
           continue;
         }
         const facts = session.tls;
-        if (facts) this.logTls(log, facts, creds?.thumbprint);
+        if (facts) {
+          this.logTls(log, facts, creds?.thumbprint);
+          attempt.tls = facts;
+        }
         if (!partner) return { session, target: t, address, sessionId };
         if (!facts) {
           session.close();
           this.connections--;
+          attempt.stage = "not-encrypted";
           hostFailure = `${t.name}[${address}]: the session is not encrypted`;
           continue;
         }
@@ -349,7 +379,10 @@ export class OutboundManager {
         const engine = await ctx.trust();
         const verdict = await engine.verifyForDomain(facts.peerCertificates, domain, options, { role: "server", revocationMode: options.revocationMode });
         log("*", `${verdict.ok ? "verified" : "refused"} ${verdict.code}: ${verdict.reason}`, "Domain security");
+        attempt.verdict = verdict;
         if (!verdict.ok) {
+          attempt.stage = "certificate";
+          attempt.error = `${verdict.code}: ${verdict.reason}`;
           session.close();
           this.connections--;
           hostFailure = `${t.name}[${address}]: the server's certificate failed ${verdict.code}: ${verdict.reason}`;

@@ -37,7 +37,7 @@ export function csvField(s: string): string {
 export class ProtocolLog {
   private readonly file: RotatingFile;
 
-  constructor(opts: { dir: string; kind: ProtocolLogKind; maxFileBytes?: number; maxAgeDays?: number; now?: () => Date; onError?: (e: Error) => void }) {
+  constructor(opts: { dir: string; kind: ProtocolLogKind; maxFileBytes?: number; maxAgeDays?: number; maxTotalBytes?: number; now?: () => Date; onError?: (e: Error) => void }) {
     const logType = opts.kind === "receive" ? "SMTP Receive Protocol Log" : "SMTP Send Protocol Log";
     this.file = new RotatingFile({
       dir: opts.dir,
@@ -46,6 +46,7 @@ export class ProtocolLog {
         [`#Software: Sealpost`, `#Version: 1.0`, `#Log-type: ${logType}`, `#Date: ${created.toISOString()}`, `#Fields: ${PROTOCOL_LOG_FIELDS}`, ""].join("\r\n"),
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
       ...(opts.maxAgeDays !== undefined ? { maxAgeDays: opts.maxAgeDays } : {}),
+      ...(opts.maxTotalBytes !== undefined ? { maxTotalBytes: opts.maxTotalBytes } : {}),
       ...(opts.now ? { now: opts.now } : {}),
       ...(opts.onError ? { onError: opts.onError } : {}),
     });

@@ -35,12 +35,13 @@ export function trackingLogDir(dataDir: string): string {
 export class MessageTracking {
   private readonly file: RotatingFile;
 
-  constructor(opts: { dir: string; now?: () => Date; maxFileBytes?: number; maxAgeDays?: number; onError?: (e: Error) => void }) {
+  constructor(opts: { dir: string; now?: () => Date; maxFileBytes?: number; maxAgeDays?: number; maxTotalBytes?: number; onError?: (e: Error) => void }) {
     this.file = new RotatingFile({
       dir: opts.dir,
       prefix: "MSGTRK",
       ...(opts.maxFileBytes !== undefined ? { maxFileBytes: opts.maxFileBytes } : {}),
       ...(opts.maxAgeDays !== undefined ? { maxAgeDays: opts.maxAgeDays } : {}),
+      ...(opts.maxTotalBytes !== undefined ? { maxTotalBytes: opts.maxTotalBytes } : {}),
       ...(opts.now ? { now: opts.now } : {}),
       ...(opts.onError ? { onError: opts.onError } : {}),
     });

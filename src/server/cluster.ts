@@ -13,7 +13,9 @@ import { startAdminHttp, type AdminHttp, type LoopbackAddress } from "../admin/h
 import { LocalDelivery, type LocalSink } from "../delivery/local.js";
 import { MessageTracking } from "../protolog/tracking.js";
 import { Spool } from "../queue/spool.js";
-import { outboundRegistry } from "../metrics/counters.js";
+import { primaryRegistry, setCertificateSource } from "../metrics/counters.js";
+import { countOutboundSessions } from "../metrics/outbound-sessions.js";
+import { createLogger, LOG_FORMAT_ENV, resolveLogFormat, resolveLogLevel, type LineLog, type Logger } from "../log/logger.js";
 import { OutboundManager } from "../outbound/manager.js";
 import { outboundSettings } from "../outbound/settings.js";
 import { ProtocolLog } from "../protolog/protocol-log.js";
@@ -27,14 +29,15 @@ export interface ServeOptions {
   workers: number;
   /** Local deliveries: the Maildir (default) or "discard" (benchmarks). */
   sink?: LocalSink;
-  log: (line: string) => void;
+  /** The application log (src/log/logger.ts); parts that take a plain `(line) => void` get `logger.line`. */
+  logger: Logger;
 }
 
 const TICKET_ENV = "SEALPOST_TICKET_KEYS";
 const SINK_ENV = "SEALPOST_SINK";
 
 /** Delivers what a previous run acknowledged but did not finish (kill -9, power loss). */
-async function recoverSpool(api: AdminApi, log: (l: string) => void, sink: LocalSink | undefined, outbound: OutboundStore): Promise<void> {
+async function recoverSpool(api: AdminApi, log: LineLog, sink: LocalSink | undefined, outbound: OutboundStore): Promise<void> {
   const dir = path.join(api.ctx.dir.root, "queue");
   const { pending, skipped } = await Spool.recover(dir);
   if (skipped > 0) log(`spool recovery: skipped ${skipped} torn record(s) that were never acknowledged`);
@@ -51,8 +54,12 @@ async function recoverSpool(api: AdminApi, log: (l: string) => void, sink: Local
 }
 
 export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() => Promise<void>> {
+  const { logger } = opts;
   const outbound = OutboundStore.inDataDir(api.ctx.dir.root);
-  await recoverSpool(api, opts.log, opts.sink, outbound);
+  await recoverSpool(api, logger.line, opts.sink, outbound);
+  // /metrics: every certificate's days to expiry, read from the store at scrape time; outbound sessions by result.
+  setCertificateSource(() => api.ctx.certs.list(), () => api.ctx.now());
+  countOutboundSessions();
   // The outbound queue manager runs here, once per server, whatever the number of workers.
   const sendTracking = new MessageTracking({ dir: path.join(api.ctx.dir.root, "logs", "tracking") });
   const sendLog = new ProtocolLog({ dir: path.join(api.ctx.dir.root, "logs", "protocol", "SmtpSend"), kind: "send" });
@@ -62,7 +69,7 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
     tracking: sendTracking,
     protocolLog: sendLog,
     settings: () => outboundSettings(api.ctx.db),
-    log: opts.log,
+    log: logger.line,
   });
   manager.start();
   const ticketKeys = randomBytes(48);
@@ -70,7 +77,7 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
   let aggregator: client.AggregatorRegistry<client.PrometheusContentType> | undefined;
   let stopping = false;
   if (opts.workers === 0) {
-    edge = new EdgeProcess({ dataDir: opts.dataDir, ticketKeys, onQueued: () => manager.nudge(), ...(opts.sink ? { sink: opts.sink } : {}), log: opts.log });
+    edge = new EdgeProcess({ dataDir: opts.dataDir, ticketKeys, onQueued: () => manager.nudge(), ...(opts.sink ? { sink: opts.sink } : {}), log: logger.line });
     await edge.start();
   } else {
     aggregator = new client.AggregatorRegistry<client.PrometheusContentType>();
@@ -81,7 +88,7 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
     // NODE_CLUSTER_SCHED_POLICY ("rr" / "none"), which still wins when set.
     if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: process.argv[1] as string, args: process.argv.slice(2) });
-    const fork = () => cluster.fork({ [TICKET_ENV]: ticketKeys.toString("hex"), SEALPOST_WORKER: "1", ...(opts.sink ? { [SINK_ENV]: opts.sink } : {}) });
+    const fork = () => cluster.fork({ [TICKET_ENV]: ticketKeys.toString("hex"), SEALPOST_WORKER: "1", [LOG_FORMAT_ENV]: logger.format, ...(opts.sink ? { [SINK_ENV]: opts.sink } : {}) });
     const ready = new Promise<void>((resolve, reject) => {
       let up = 0;
       cluster.on("message", (_w, msg: { type?: string; error?: string }) => {
@@ -92,20 +99,26 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
     });
     cluster.on("exit", (w, code, signal) => {
       if (stopping) return;
-      opts.log(`worker ${w.process.pid} exited (${signal ?? code}); starting another`);
+      logger.warn(`worker ${w.process.pid} exited (${signal ?? code}); starting another`, { worker: w.process.pid, ...(signal ? { signal } : { code }) });
       fork();
     });
     for (let i = 0; i < opts.workers; i++) fork();
     await ready;
   }
   const http: AdminHttp = await startAdminHttp(api, opts.admin, {
-    metrics: async () => `${aggregator ? await aggregator.clusterMetrics() : await client.register.metrics()}\n${await outboundRegistry.metrics()}`,
+    metrics: async () => `${aggregator ? await aggregator.clusterMetrics() : await client.register.metrics()}\n${await primaryRegistry.metrics()}`,
   });
-  if (http.newToken) opts.log(`Admin API token (shown once, stored in ${http.tokenFile} with mode 0600):\n${http.newToken}`);
+  // The one secret the log ever shows: on its own line, at first start only; masked in every other line.
+  if (http.newToken) logger.announceSecret(`Admin API token (shown once, stored in ${http.tokenFile} with mode 0600)`, "admin_token", http.newToken);
   const listening = edge ? edge.addresses().map((a) => a.binding).join(", ") : "(workers)";
-  opts.log(`Sealpost ${api.serverName}: data ${api.ctx.dir.root}, SMTP ${listening}, admin API http://${http.address}, ${opts.workers === 0 ? "single process" : `${opts.workers} worker(s)`}${opts.sink === "discard" ? ", local deliveries DISCARDED (--sink discard)" : ""}`);
+  logger.info(`Sealpost ${api.serverName}: data ${api.ctx.dir.root}, SMTP ${listening}, admin API http://${http.address}, ${opts.workers === 0 ? "single process" : `${opts.workers} worker(s)`}${opts.sink === "discard" ? ", local deliveries DISCARDED (--sink discard)" : ""}`, {
+    server: api.serverName,
+    admin_api: `http://${http.address}`,
+    workers: opts.workers,
+  });
   return async () => {
     stopping = true;
+    setCertificateSource(undefined);
     await http.close();
     if (edge) await edge.stop();
     await manager.stop();
@@ -125,7 +138,7 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
   };
 }
 
-export async function runWorker(dataDir: string): Promise<void> {
+export async function runWorker(dataDir: string, logger: Logger = createLogger({ format: resolveLogFormat(undefined), level: resolveLogLevel() })): Promise<void> {
   // prom-client answers the primary's requests for counters only once an
   // AggregatorRegistry exists in the worker (it installs the listener).
   new client.AggregatorRegistry<client.PrometheusContentType>();
@@ -137,7 +150,7 @@ export async function runWorker(dataDir: string): Promise<void> {
     ...(sink ? { sink } : {}),
     // The queue manager runs in the primary: tell it there is mail to send.
     onQueued: () => process.send?.({ type: "queued" }),
-    log: (l) => process.stderr.write(`${l}\n`),
+    log: logger.child({ worker: process.pid }).line,
   });
   try {
     await edge.start();

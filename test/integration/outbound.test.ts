@@ -338,4 +338,51 @@ describe("outbound Domain Security between two Sealpost servers", () => {
     const copies = maildir(wDir, "woodgrovebank.com", "bob").filter((m) => /Subject: crash-/.test(m)).length;
     assert.ok(copies >= N && copies <= N + 20, `at least once, duplicates only within the window (${copies} copies of ${N})`);
   });
+
+  test("9. Test-Mailflow to a good partner: delivered domain-secured, with the TLS facts, the certificate and each check", async () => {
+    dns.set("mail.woodgrovebank.com", "A", [W]);
+    const r = await runSealpost(["--data", cDir, "--json", "test-mailflow", "bob@woodgrovebank.com"]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const rep = JSON.parse(r.stdout) as { Result: string; DomainSecured: boolean; TlsVersion: string; Cipher: string; NextHop: string; ServerCertificateSubject: string; ServerCertificateThumbprint: string; ServerCertificateNames: string[]; Checks: Array<{ Check: string; Result: string }>; LatencyMs: number; SendConnector: string };
+    assert.equal(rep.Result, "Success");
+    assert.equal(rep.DomainSecured, true);
+    assert.equal(rep.SendConnector, "Internet");
+    assert.match(rep.TlsVersion, /^TLSv1\.[23]$/);
+    assert.ok(rep.Cipher.length > 0);
+    assert.match(rep.NextHop, new RegExp(`^mail\\.woodgrovebank\\.com \\[${W.replace(/\./g, "\\.")}\\]:${PORT}$`));
+    assert.equal(rep.ServerCertificateSubject, "CN=mail.woodgrovebank.com");
+    assert.match(rep.ServerCertificateThumbprint, /^[0-9A-F]{40}$/);
+    assert.deepEqual(rep.ServerCertificateNames, ["mail.woodgrovebank.com", "woodgrovebank.com"]);
+    assert.ok(rep.Checks.length >= 3 && rep.Checks.every((c) => c.Result !== "Fail"), JSON.stringify(rep.Checks));
+    assert.ok(rep.LatencyMs >= 0);
+    const probe = await waitUntil("the probe in bob's mailbox", () => maildir(wDir, "woodgrovebank.com", "bob").find((m) => m.includes("Test-Mailflow probe")));
+    assert.match(probe, /x-domain-secure=pass smtp\.mailfrom=mail\.contoso\.com/);
+    const text = await ok(cDir, "Test-Mailflow -TargetEmailAddress bob@woodgrovebank.com | Format-List Result,DomainSecured,TlsVersion");
+    assert.match(text, /Result\s+: Success/);
+    assert.match(text, /DomainSecured\s+: True/);
+  });
+
+  test("10. Test-Mailflow to a misconfigured partner: which check failed and what to fix; -Detailed gives the transcript", async () => {
+    const other = woodgroveCa.issueLeaf({ subject: "CN=mx.fabrikam.com", dnsNames: ["mx.fabrikam.com"], keyType: "ec-p256", crlUrl: `${crlBase}/woodgrove.crl` });
+    fake.opts = { host: F, port: PORT, name: "mx.tailspintoys.com", cert: { key: other.keyPem as string, cert: other.certPem + woodgroveCa.certPem }, starttls: true };
+    const mailsBefore = fake.count("MAIL");
+    const r = await runSealpost(["--data", cDir, "--json", "test-mailflow", "carol@tailspintoys.com", "--detailed"]);
+    assert.equal(r.code, 2, "a failed probe exits 2");
+    const rep = JSON.parse(r.stdout) as { Result: string; Message: string; Fix: string; DomainSecured: boolean; DomainSecurePartner: string; Checks: Array<{ Check: string; Result: string }>; Transcript: string[]; ServerCertificateSubject: string };
+    assert.equal(rep.Result, "Failure");
+    assert.equal(rep.DomainSecured, false);
+    assert.equal(rep.DomainSecurePartner, "tailspintoys.com");
+    assert.match(rep.Message, /NAME_MISMATCH/);
+    assert.match(rep.Fix, /must name tailspintoys\.com.*Set-DomainSecurePartner tailspintoys\.com -NameMatch Subdomains/);
+    assert.equal(rep.ServerCertificateSubject, "CN=mx.fabrikam.com");
+    assert.ok(rep.Checks.some((c) => c.Result === "Fail"));
+    assert.ok(rep.Transcript.some((l) => /STARTTLS/.test(l)));
+    assert.ok(rep.Transcript.some((l) => /refused NAME_MISMATCH/.test(l)));
+    assert.equal(fake.count("MAIL"), mailsBefore, "no MAIL command to the misconfigured partner");
+    // The stripped server gives its own reason and fix.
+    fake.opts = { host: F, port: PORT, name: "mx.attacker.example" };
+    const s2 = JSON.parse((await runSealpost(["--data", cDir, "--json", "test-mailflow", "carol@tailspintoys.com"])).stdout) as { Message: string; Fix: string };
+    assert.match(s2.Message, /STARTTLS/);
+    assert.match(s2.Fix, /does not offer STARTTLS/);
+  });
 });

@@ -4,6 +4,8 @@ import { certificateCmdlets } from "./certificates.js";
 import { connectorCmdlets } from "./connectors.js";
 import { counterCmdlets } from "./counters.js";
 import { fleetCmdlets } from "./fleet.js";
+import { logCmdlets } from "./logs.js";
+import { mailflowCmdlets } from "./mailflow.js";
 import { partnerCmdlets } from "./partners.js";
 import { queueCmdlets } from "./queues.js";
 import { sendConnectorCmdlets } from "./send-connectors.js";
@@ -14,6 +16,6 @@ import { utilityCmdlets } from "./util.js";
 
 export function allCmdlets(): CmdletDef[] {
   const list: CmdletDef[] = [];
-  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...transportServerCmdlets, ...connectorCmdlets, ...sendConnectorCmdlets, ...queueCmdlets, ...fleetCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
+  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...transportServerCmdlets, ...connectorCmdlets, ...sendConnectorCmdlets, ...queueCmdlets, ...logCmdlets, ...fleetCmdlets, ...mailflowCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
   return list;
 }
