@@ -20,6 +20,7 @@ import { registerOrgCommands, resolveOrgUrl } from "./org.js";
 import { PgOrgStore } from "../org/pg/pg-org-store.js";
 import { registerPartnerCommands } from "./partner.js";
 import { registerQueueCommands } from "./queue.js";
+import { registerSendConnectorCommands } from "./send-connector.js";
 import { registerServeCommand } from "./serve.js";
 import { registerServerCommands } from "./server.js";
 import { registerTrustCommands } from "./trust.js";
@@ -154,6 +155,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerServerCommands(program);
   registerQueueCommands(program);
+  registerSendConnectorCommands(program);
   registerLogCommands(program);
   registerOrgCommands(program);
   program

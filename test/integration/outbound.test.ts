@@ -385,4 +385,22 @@ describe("outbound Domain Security between two Sealpost servers", () => {
     assert.match(s2.Message, /STARTTLS/);
     assert.match(s2.Fix, /does not offer STARTTLS/);
   });
+
+  test("11. a domain with a Null MX (RFC 7505): an immediate non-delivery report, no connection", async () => {
+    dns.set("nomail.example", "MX", [{ preference: 0, exchange: "." }]);
+    const before = maildir(cDir, "mail.contoso.com", "alice").filter((m) => m.includes("nomail.example")).length;
+    await submit(C, "alice@mail.contoso.com", "x@nomail.example", "nullmx-1");
+    const ndr = await waitUntil("the report", () => {
+      const all = maildir(cDir, "mail.contoso.com", "alice").filter((m) => m.includes("x@nomail.example"));
+      return all.length > before ? all[all.length - 1] : undefined;
+    });
+    assert.match(ndr, /Status: 5\.1\.10/);
+    assert.match(ndr, /null MX/);
+    // The CLI form of the send connector cmdlets, with Exchange's rule enforced.
+    const bad = await runSealpost(["--data", cDir, "send-connector", "set", "Internet", "--smart-hosts", "[127.0.0.9]"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /DomainSecureEnabled needs DNS routing/);
+    const show = await runSealpost(["--data", cDir, "--json", "send-connector", "show", "Internet"]);
+    assert.equal((JSON.parse(show.stdout) as { DomainSecureEnabled: boolean; SmartHosts: string[] }).DomainSecureEnabled, true);
+  });
 });

@@ -1,0 +1,111 @@
+// `sealpost send-connector list|show|new|set|remove` (Get-/New-/Set-/Remove-SendConnector).
+import type { Command } from "commander";
+import type { SendConnectorPatch } from "../admin/send-connectors.js";
+import { SealpostError } from "../errors/errors.js";
+import { formatList, formatTable } from "../shell/format.js";
+import { print, withApi } from "./main.js";
+
+const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
+
+interface PatchOptions {
+  addressSpaces?: string[];
+  dnsRoutingEnabled?: string;
+  smartHosts?: string[];
+  port?: string;
+  fqdn?: string;
+  domainSecureEnabled?: string;
+  requireTls?: string;
+  ignoreStarttls?: string;
+  connectionInactivityTimeout?: string;
+  maxMessageSize?: string;
+  sourceTransportServers?: string[];
+  protocolLoggingLevel?: string;
+  enabled?: string;
+}
+
+function bool(name: string, v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (/^(true|\$true|1|yes)$/i.test(v)) return true;
+  if (/^(false|\$false|0|no)$/i.test(v)) return false;
+  throw new SealpostError("INVALID_ARGUMENT", `--${name} '${v}' is not valid: give true or false.`);
+}
+
+function patchOf(o: PatchOptions): SendConnectorPatch {
+  const p: SendConnectorPatch = {};
+  if (o.addressSpaces) p.addressSpaces = o.addressSpaces;
+  const dns = bool("dns-routing-enabled", o.dnsRoutingEnabled);
+  if (dns !== undefined) p.dnsRoutingEnabled = dns;
+  if (o.smartHosts) p.smartHosts = o.smartHosts;
+  if (o.port !== undefined) p.port = o.port;
+  if (o.fqdn !== undefined) p.fqdn = o.fqdn === "" ? null : o.fqdn;
+  const ds = bool("domain-secure-enabled", o.domainSecureEnabled);
+  if (ds !== undefined) p.domainSecureEnabled = ds;
+  const rt = bool("require-tls", o.requireTls);
+  if (rt !== undefined) p.requireTLS = rt;
+  const ig = bool("ignore-starttls", o.ignoreStarttls);
+  if (ig !== undefined) p.ignoreSTARTTLS = ig;
+  if (o.connectionInactivityTimeout !== undefined) p.connectionInactivityTimeout = o.connectionInactivityTimeout;
+  if (o.maxMessageSize !== undefined) p.maxMessageSize = o.maxMessageSize;
+  if (o.sourceTransportServers) p.sourceTransportServers = o.sourceTransportServers;
+  if (o.protocolLoggingLevel !== undefined) p.protocolLoggingLevel = o.protocolLoggingLevel;
+  const en = bool("enabled", o.enabled);
+  if (en !== undefined) p.enabled = en;
+  return p;
+}
+
+function withPatchOptions(c: Command): Command {
+  return c
+    .option("--address-spaces <list>", 'address spaces, "SMTP:domain;cost" (comma list; replaces)', list)
+    .option("--dns-routing-enabled <bool>", "route by MX records (true) or through smart hosts (false)")
+    .option("--smart-hosts <list>", "smart hosts: host, host:port, [IP] (comma list; replaces)", list)
+    .option("--port <n>", "the port to connect to (default 25)")
+    .option("--fqdn <name>", "EHLO name and the name our certificate must carry (\"\" for the server's name)")
+    .option("--domain-secure-enabled <bool>", "may carry Domain Security partners' mail (needs DNS routing, STARTTLS not ignored)")
+    .option("--require-tls <bool>", "refuse to send without TLS")
+    .option("--ignore-starttls <bool>", "never use STARTTLS")
+    .option("--connection-inactivity-timeout <timespan>", "hh:mm:ss")
+    .option("--max-message-size <size>", "e.g. 10MB")
+    .option("--source-transport-servers <list>", "edge servers that may use this connector (comma list; replaces)", list)
+    .option("--protocol-logging-level <level>", "None or Verbose")
+    .option("--enabled <bool>", "true or false");
+}
+
+export function registerSendConnectorCommands(program: Command): void {
+  const sc = program.command("send-connector").description("send connectors (Get-/New-/Set-/Remove-SendConnector)");
+  sc.command("list")
+    .description("every send connector")
+    .action(async (_o: unknown, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        const v = await api.sendConnectors.get();
+        print(cmd, v, () => formatTable(v, ["Name", "AddressSpaces", "DNSRoutingEnabled", "SmartHosts", "DomainSecureEnabled", "Enabled"]).trim());
+      });
+    });
+  sc.command("show <name>")
+    .description("one send connector, every property")
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        const v = await api.sendConnectors.get(name);
+        print(cmd, v[0], () => formatList(v).trim());
+      });
+    });
+  withPatchOptions(sc.command("new <name>").description("create a send connector")).action(async (name: string, o: PatchOptions, cmd: Command) => {
+    await withApi(cmd, async (api) => {
+      const v = await api.sendConnectors.create(name, patchOf(o));
+      print(cmd, v, () => formatList([v]).trim());
+    });
+  });
+  withPatchOptions(sc.command("set <name>").description("change a send connector (Exchange's rules apply; one bad value changes nothing)")).action(async (name: string, o: PatchOptions, cmd: Command) => {
+    await withApi(cmd, async (api) => {
+      const v = await api.sendConnectors.set(name, patchOf(o));
+      print(cmd, v, () => formatList([v]).trim());
+    });
+  });
+  sc.command("remove <name>")
+    .description("remove a send connector")
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await withApi(cmd, async (api) => {
+        await api.sendConnectors.remove(name);
+        print(cmd, { Removed: name }, () => `Removed the send connector ${name}.`);
+      });
+    });
+}
