@@ -190,13 +190,17 @@ export class PgOrgStore implements OrgStore {
    * One change: lock the version row (serializing writers), make the
    * change, advance the version, write the audit row, notify; commit.
    */
-  private async write<T>(action: string, fn: (q: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
+  /** A connection from the pool; a failure to get one is ORG_UNREACHABLE. */
+  private async client(): Promise<pg.PoolClient> {
     try {
-      client = await this.pool.connect();
+      return await this.pool.connect();
     } catch (e) {
       throw unreachable(this.url, e);
     }
+  }
+
+  private async write<T>(action: string, fn: (q: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.client();
     try {
       await client.query("BEGIN");
       await client.query("SELECT version FROM org_version WHERE id = 1 FOR UPDATE");
@@ -250,12 +254,7 @@ export class PgOrgStore implements OrgStore {
 
   /** The whole configuration at one version (REPEATABLE READ, read only). */
   async exportSnapshot(): Promise<OrgSnapshot> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (e) {
-      throw unreachable(this.url, e);
-    }
+    const client = await this.client();
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       const snap: OrgSnapshot = {
