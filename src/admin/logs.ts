@@ -22,6 +22,7 @@ import {
   readProtocolLogFile,
   readTrackingFile,
   trackingFileStart,
+  trackingLineTime,
   type LogFile,
   type MergeSource,
   type ProtocolLogRecord,
@@ -34,6 +35,7 @@ export const TRACKING_EVENT_IDS: readonly TrackingEventId[] = ["RECEIVE", "DELIV
 /** ResultSize when none is given (Exchange's default). */
 export const DEFAULT_RESULT_SIZE = 1000;
 
+const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
@@ -374,7 +376,10 @@ export class LogAdmin {
           start: await protocolFileStart(f),
           order: sources.length,
           open: async function* () {
-            for await (const r of readProtocolLogFile(f.file)) yield { ...r, direction };
+            for await (const batch of readProtocolLogFile(f.file)) {
+              for (const r of batch) (r as DirectedRecord).direction = direction;
+              yield batch as DirectedRecord[];
+            }
           },
         });
       }
@@ -389,7 +394,7 @@ export class LogAdmin {
     const rows = mergeByTime(await this.protocolSources(f.directions, f, DAY_MS), (r) => r.time);
     /** The certificate block being read, per session ("Received certificate": the peer's). */
     const block = new Map<string, string>();
-    for await (const r of rows) {
+    for await (const batch of rows) for (const r of batch) {
       const key = `${r.direction}|${r.sessionId.toLowerCase()}`;
       if (r.event === "-") {
         block.delete(key);
@@ -420,10 +425,13 @@ export class LogAdmin {
     const rows = mergeByTime(await this.protocolSources(f.directions, f, 0), (r) => r.time);
     let n = 0;
     try {
-      for await (const r of rows) {
+      for await (const batch of rows) for (const r of batch) {
         if (f.start !== undefined && r.time < f.start) continue;
-        // Rows come out in time order: nothing later can match.
-        if (f.end !== undefined && r.time > f.end) break;
+        if (f.end !== undefined && r.time > f.end) {
+          // Rows come out in time order (a minute's grace for a clock set back): nothing later can match.
+          if (r.time > f.end + MINUTE_MS) return;
+          continue;
+        }
         if (f.sessionId !== undefined && r.sessionId.toLowerCase() !== f.sessionId) continue;
         if (f.connector !== undefined && r.connector.toLowerCase() !== f.connector) continue;
         if (f.remote !== undefined && endpointIp(r.remote) !== f.remote) continue;
@@ -440,10 +448,10 @@ export class LogAdmin {
           Data: r.data,
           Context: r.context,
         };
-        if (++n >= f.limit) break;
+        if (++n >= f.limit) return;
       }
     } finally {
-      await rows.return(undefined);
+      await rows.return([]);
     }
   }
 
@@ -451,14 +459,15 @@ export class LogAdmin {
     // An event's timestamp is taken a moment before it is written: look an hour either side.
     const files = (await listLogFiles(trackingLogDir(this.root), "MSGTRK")).filter((x) => inDays(x, f, HOUR_MS));
     const sources: Array<MergeSource<TrackingRecord>> = [];
-    for (const file of files) sources.push({ start: await trackingFileStart(file), order: sources.length, open: () => readTrackingFile(file.file) });
+    const prefilter = linePrefilter(f);
+    for (const file of files) sources.push({ start: await trackingFileStart(file), order: sources.length, open: () => readTrackingFile(file.file, prefilter) });
     const events = mergeByTime(sources, (e) => e.time);
     let n = 0;
     try {
-      for await (const e of events) {
+      for await (const batch of events) for (const e of batch) {
         if (f.start !== undefined && e.time < f.start) continue;
         if (f.end !== undefined && e.time > f.end) {
-          if (e.time > f.end + HOUR_MS) break;
+          if (e.time > f.end + HOUR_MS) return;
           continue;
         }
         if (f.eventIds && !f.eventIds.has(e.eventId.toUpperCase())) continue;
@@ -470,12 +479,43 @@ export class LogAdmin {
           if (host !== f.server && host.split(".")[0] !== f.server) continue;
         }
         yield trackingView(e);
-        if (++n >= f.limit) break;
+        if (++n >= f.limit) return;
       }
     } finally {
-      await events.return(undefined);
+      await events.return([]);
     }
   }
+}
+
+/**
+ * A cheap test on a tracking log line before it is parsed: the time from the
+ * line's start (where the writer puts it) must be in the range, and a value
+ * that JSON writes verbatim (printable ASCII without quote or backslash) must
+ * appear in the line for the event to match. The parsed event is still
+ * checked exactly.
+ */
+function linePrefilter(f: TrackingFilter): ((line: string) => boolean) | undefined {
+  const verbatim = (v: string) => v !== "" && /^[\x20-\x7e]+$/.test(v) && !/["\\]/.test(v);
+  const exact = f.messageId !== undefined && verbatim(f.messageId) ? f.messageId : undefined;
+  // Addresses and event ids are compared lower-cased (as the checks after parsing do), so the line is too.
+  const sender = f.sender !== undefined && verbatim(f.sender) ? f.sender : undefined;
+  const recipients = f.recipients && [...f.recipients].every(verbatim) ? [...f.recipients] : undefined;
+  const events = f.eventIds ? [...f.eventIds].map((e) => `"${e.toLowerCase()}"`) : undefined;
+  const ranged = f.start !== undefined || f.end !== undefined;
+  if (exact === undefined && sender === undefined && recipients === undefined && events === undefined && !ranged) return undefined;
+  const start = f.start ?? -Infinity;
+  // Events a little after the end may still be read past (see trackingEvents), not parsed.
+  const end = f.end ?? Infinity;
+  return (line) => {
+    if (ranged) {
+      const t = trackingLineTime(line);
+      if (t < start || t > end) return false;
+    }
+    if (exact !== undefined && !line.includes(exact)) return false;
+    if (sender === undefined && recipients === undefined && events === undefined) return true;
+    const lower = line.toLowerCase();
+    return (sender === undefined || lower.includes(sender)) && (recipients === undefined || recipients.some((r) => lower.includes(r))) && (events === undefined || events.some((e) => lower.includes(e)));
+  };
 }
 
 function trackingView(e: TrackingRecord): TrackingEventView {

@@ -112,8 +112,12 @@ function toRecord(fields: string[], idx: Map<string, number>): ProtocolLogRecord
   };
 }
 
-/** The rows of one protocol log file, streamed; malformed rows are skipped. The "#Fields" header names the columns. */
-export async function* readProtocolLogFile(file: string): AsyncGenerator<ProtocolLogRecord> {
+/**
+ * The rows of one protocol log file, streamed: a batch per chunk read (so
+ * the per-row cost is a loop step, not an await). Malformed rows are
+ * skipped; the "#Fields" header names the columns.
+ */
+export async function* readProtocolLogFile(file: string): AsyncGenerator<ProtocolLogRecord[]> {
   const stream = createReadStream(file, { encoding: "utf8", highWaterMark: READ_CHUNK });
   const parser = new CsvParser();
   let idx = DEFAULT_INDEX;
@@ -130,12 +134,14 @@ export async function* readProtocolLogFile(file: string): AsyncGenerator<Protoco
   try {
     for await (const chunk of stream) {
       parser.push(chunk as string, take);
-      const out = ready;
-      ready = [];
-      yield* out;
+      if (ready.length > 0) {
+        const out = ready;
+        ready = [];
+        yield out;
+      }
     }
     parser.end(take);
-    yield* ready;
+    if (ready.length > 0) yield ready;
   } catch (e) {
     // A file deleted by retention between listing and reading has nothing to give.
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
@@ -143,6 +149,8 @@ export async function* readProtocolLogFile(file: string): AsyncGenerator<Protoco
     stream.destroy();
   }
 }
+
+const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
 function toTracking(line: string): TrackingRecord | undefined {
   if (line.trim() === "") return undefined;
@@ -153,26 +161,41 @@ function toTracking(line: string): TrackingRecord | undefined {
     return undefined;
   }
   if (o === null || typeof o !== "object" || Array.isArray(o)) return undefined;
-  const e = o as Partial<TrackingEvent>;
+  const e = o as Record<string, unknown>;
   const time = typeof e.timestamp === "string" ? Date.parse(e.timestamp) : NaN;
   if (!Number.isFinite(time) || typeof e.eventId !== "string") return undefined;
-  return {
-    ...(e as TrackingEvent),
+  // Built field by field (not spread): every record has one shape, and nothing unknown rides along.
+  const r: TrackingRecord = {
     timestamp: e.timestamp as string,
     time,
-    messageId: typeof e.messageId === "string" ? e.messageId : "",
-    internalId: typeof e.internalId === "string" ? e.internalId : "",
-    sender: typeof e.sender === "string" ? e.sender : "",
-    recipients: Array.isArray(e.recipients) ? e.recipients.filter((r): r is string => typeof r === "string") : [],
-    connector: typeof e.connector === "string" ? e.connector : "",
-    sessionId: typeof e.sessionId === "string" ? e.sessionId : "",
-    serverHostname: typeof e.serverHostname === "string" ? e.serverHostname : "",
-    clientIp: typeof e.clientIp === "string" ? e.clientIp : "",
+    eventId: e.eventId as TrackingEvent["eventId"],
+    messageId: str(e.messageId),
+    internalId: str(e.internalId),
+    sender: str(e.sender),
+    recipients: Array.isArray(e.recipients) ? e.recipients.filter((x): x is string => typeof x === "string") : [],
+    connector: str(e.connector),
+    sessionId: str(e.sessionId),
+    serverHostname: str(e.serverHostname),
+    clientIp: str(e.clientIp),
   };
+  if (e.tls !== null && typeof e.tls === "object") r.tls = e.tls as NonNullable<TrackingEvent["tls"]>;
+  if (e.domainSecure !== null && typeof e.domainSecure === "object") r.domainSecure = e.domainSecure as NonNullable<TrackingEvent["domainSecure"]>;
+  if (typeof e.detail === "string") r.detail = e.detail;
+  return r;
 }
 
-/** The events of one tracking log file, a line at a time; lines that are not events are skipped. */
-export async function* readTrackingFile(file: string): AsyncGenerator<TrackingRecord> {
+/** The time of a tracking log line from its first field (as the writer puts it), without parsing the line; NaN when it is not there. */
+export function trackingLineTime(line: string): number {
+  const m = /^\{"timestamp":"([^"]{10,40})"/.exec(line);
+  return m ? Date.parse(m[1] as string) : NaN;
+}
+
+/**
+ * The events of one tracking log file, streamed a batch per chunk read; lines
+ * that are not events are skipped. `prefilter` sees each raw line first: a
+ * line it refuses is not parsed (a search's cheap first cut).
+ */
+export async function* readTrackingFile(file: string, prefilter?: (line: string) => boolean): AsyncGenerator<TrackingRecord[]> {
   const stream = createReadStream(file, { encoding: "utf8", highWaterMark: READ_CHUNK });
   let rest = "";
   try {
@@ -181,14 +204,17 @@ export async function* readTrackingFile(file: string): AsyncGenerator<TrackingRe
       rest = lines.pop() ?? "";
       // A line longer than any event (damage) is dropped, not gathered without end.
       if (rest.length > MAX_LINE_CHARS) rest = "";
+      const out: TrackingRecord[] = [];
       for (const line of lines) {
+        if (prefilter && !prefilter(line)) continue;
         const e = toTracking(line);
-        if (e) yield e;
+        if (e) out.push(e);
       }
+      if (out.length > 0) yield out;
     }
     // A last line without its line end is being written: complete JSON or nothing.
-    const e = toTracking(rest);
-    if (e) yield e;
+    const e = prefilter && !prefilter(rest) ? undefined : toTracking(rest);
+    if (e) yield [e];
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   } finally {
@@ -228,49 +254,71 @@ export interface MergeSource<T> {
   start: number;
   /** A tie-breaker between sources starting together (lower first). */
   order: number;
-  open: () => AsyncGenerator<T>;
+  /** The source's items in batches. */
+  open: () => AsyncGenerator<T[]>;
 }
+
+const MERGE_BATCH = 1024;
 
 /**
  * The items of every source in time order (each source being in time order
- * itself; one that is not comes out in its own order). Sources are opened
- * only once the merge reaches their start; every open source is closed when
- * the consumer stops early.
+ * itself; one that is not comes out in its own order), in batches. Sources
+ * are opened only once the merge reaches their start; every open source is
+ * closed when the consumer stops early.
  */
-export async function* mergeByTime<T>(sources: Array<MergeSource<T>>, time: (item: T) => number): AsyncGenerator<T> {
+export async function* mergeByTime<T>(sources: Array<MergeSource<T>>, time: (item: T) => number): AsyncGenerator<T[]> {
   const pending = [...sources].sort((a, b) => a.start - b.start || a.order - b.order);
-  const active: Array<{ it: AsyncGenerator<T>; head: T; order: number }> = [];
+  interface Active {
+    it: AsyncGenerator<T[]>;
+    buf: T[];
+    pos: number;
+    /** time of buf[pos] */
+    t: number;
+    order: number;
+  }
+  const active: Active[] = [];
   let next = 0;
-  const earliest = (): number => {
-    let min = -1;
-    for (let i = 0; i < active.length; i++) {
-      const a = active[i] as (typeof active)[number];
-      const m = active[min];
-      if (m === undefined || time(a.head) < time(m.head) || (time(a.head) === time(m.head) && a.order < m.order)) min = i;
+  /** Reads the source's next batch; false when it has no more. */
+  const fill = async (a: Active): Promise<boolean> => {
+    for (;;) {
+      const r = await a.it.next();
+      if (r.done) return false;
+      if (r.value.length > 0) {
+        a.buf = r.value;
+        a.pos = 0;
+        a.t = time(r.value[0] as T);
+        return true;
+      }
     }
+  };
+  const earliest = (): Active | undefined => {
+    let min: Active | undefined;
+    for (const a of active) if (min === undefined || a.t < min.t || (a.t === min.t && a.order < min.order)) min = a;
     return min;
   };
+  let out: T[] = [];
   try {
     for (;;) {
       let min = earliest();
       while (next < pending.length) {
         const p = pending[next] as MergeSource<T>;
-        const cur = active[min];
-        if (cur !== undefined && p.start > time(cur.head)) break;
+        if (min !== undefined && p.start > min.t) break;
         next++;
-        const it = p.open();
-        const first = await it.next();
-        if (!first.done) active.push({ it, head: first.value, order: p.order });
+        const a: Active = { it: p.open(), buf: [], pos: 0, t: 0, order: p.order };
+        if (await fill(a)) active.push(a);
         min = earliest();
       }
-      const cur = active[min];
-      if (cur === undefined) return;
-      yield cur.head;
-      const r = await cur.it.next();
-      if (r.done) active.splice(min, 1);
-      else cur.head = r.value;
+      if (min === undefined) break;
+      out.push(min.buf[min.pos] as T);
+      if (++min.pos < min.buf.length) min.t = time(min.buf[min.pos] as T);
+      else if (!(await fill(min))) active.splice(active.indexOf(min), 1);
+      if (out.length >= MERGE_BATCH) {
+        yield out;
+        out = [];
+      }
     }
+    if (out.length > 0) yield out;
   } finally {
-    for (const a of active) await a.it.return(undefined);
+    for (const a of active) await a.it.return([]);
   }
 }
