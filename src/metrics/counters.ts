@@ -11,13 +11,25 @@ export const registry = client.register;
 const counter = (name: string, help: string, labelNames: string[] = []) =>
   new client.Counter({ name, help, labelNames, registers: [registry] });
 
+/**
+ * A counter whose `reason` label is normalized (tlsFailureReason) whoever
+ * increments it, so the label keeps few, readable values.
+ */
+function reasonCounter(name: string, help: string): client.Counter<"reason"> {
+  const c = new client.Counter({ name, help, labelNames: ["reason"], registers: [registry] });
+  const inc = c.inc.bind(c);
+  c.inc = ((labels?: client.LabelValues<"reason"> | number, value?: number) =>
+    typeof labels === "object" ? inc({ reason: tlsFailureReason(String(labels.reason ?? "")) }, value) : inc(labels)) as typeof c.inc;
+  return c;
+}
+
 export const metrics = {
   domainSecuredReceived: counter("sealpost_domain_secured_messages_received_total", "Domain-Secured Messages Received", ["partner"]),
   messagesReceived: counter("sealpost_messages_received_total", "Messages accepted (durable) on receive connectors", ["connector"]),
   messagesRefused: counter("sealpost_messages_refused_total", "Messages or senders refused, by reason", ["connector", "reason"]),
   messagesDelivered: counter("sealpost_messages_delivered_total", "Local deliveries to mailboxes"),
   sessions: counter("sealpost_inbound_sessions_total", "Inbound SMTP sessions", ["connector"]),
-  tlsHandshakeFailures: counter("sealpost_inbound_tls_handshake_failures_total", "Inbound TLS handshakes (STARTTLS) that failed, by reason", ["reason"]),
+  tlsHandshakeFailures: reasonCounter("sealpost_inbound_tls_handshake_failures_total", "Inbound TLS handshakes (STARTTLS) that failed, by reason"),
   verdicts: counter("sealpost_inbound_verdicts_total", "Domain Security decisions at MAIL FROM, by code", ["code"]),
   wouldRefuse: counter("sealpost_domain_secure_would_refuse_total", "ReportOnly partners: messages Enforce would have refused", ["partner", "code"]),
 };
@@ -102,7 +114,8 @@ export const certificateMetrics = {
 export function tlsFailureReason(message: string): string {
   let m = message.replace(/^TLS handshake failed:\s*/i, "").trim();
   // OpenSSL 3: "C0B7...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../ssl/record/ssl3_record.c:354:"
-  const ssl = /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/i.exec(m);
+  // (or what is left of it once the "...:error:...:" prefix was cut).
+  const ssl = /(?:^|:)[A-Za-z0-9 ]+ routines:[^:]*:([^:]+)/.exec(m);
   if (ssl) m = ssl[1] as string;
   // Node's own: "Client network socket disconnected before secure TLS connection was established"
   return m.replace(/\s+/g, " ").slice(0, 80) || "unknown";

@@ -6,6 +6,8 @@
 import { SendSession, SessionError, type SendSessionOptions } from "../smtp/send/session.js";
 import { outboundMetrics, tlsFailureReason } from "./counters.js";
 
+const TLS_ERROR = /:error:[0-9A-F]+:SSL routines:|before secure TLS connection was established|TLS handshake failed/i;
+
 /** The `result` label of sealpost_outbound_sessions_total. */
 export type OutboundSessionResult = "tls" | "plaintext" | "connect_error" | "starttls_error" | "tls_error" | "protocol_error";
 
@@ -17,10 +19,14 @@ export function countOutboundSession(outcome: { tls: boolean } | { error: unknow
     return result;
   }
   const e = outcome.error;
-  const stage = e instanceof SessionError ? e.stage : "connect";
+  const message = e instanceof Error ? e.message : String(e);
+  let stage = e instanceof SessionError ? e.stage : "connect";
+  // An OpenSSL error (an alert from the server, a record that is not TLS) can
+  // reach the session as a socket error: it is still a failed handshake.
+  if (stage === "connect" && TLS_ERROR.test(message)) stage = "tls";
   const result: OutboundSessionResult = `${stage}_error`;
   outboundMetrics.sessions.inc({ result });
-  if (stage === "tls") outboundMetrics.tlsHandshakeFailures.inc({ reason: tlsFailureReason((e as Error).message) });
+  if (stage === "tls") outboundMetrics.tlsHandshakeFailures.inc({ reason: tlsFailureReason(message) });
   return result;
 }
 
