@@ -130,8 +130,16 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
         (w) =>
           new Promise<void>((resolve) => {
             if (!w) return resolve();
+            // A worker may already be gone (SIGTERM sent to the whole process group): nothing to tell it.
+            if (w.isDead() || !w.isConnected()) return resolve();
             w.once("exit", () => resolve());
-            w.send({ type: "stop" });
+            try {
+              w.send({ type: "stop" }, (err: Error | null) => {
+                if (err) resolve();
+              });
+            } catch {
+              resolve();
+            }
           }),
       ),
     );

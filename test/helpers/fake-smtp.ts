@@ -13,6 +13,8 @@ export interface FakeSmtpOptions {
   starttls?: boolean;
   /** PEM key and certificate chain for STARTTLS. */
   cert?: { key: string; cert: string };
+  /** Extra TLS server options (e.g. maxVersion to make a modern client's handshake fail). */
+  tls?: Partial<tls.TLSSocketOptions> & { maxVersion?: tls.SecureVersion; minVersion?: tls.SecureVersion };
 }
 
 export class FakeSmtpServer {
@@ -88,7 +90,8 @@ export class FakeSmtpServer {
             write("220 2.0.0 Ready to start TLS");
             plain.removeListener("data", onData);
             buf = "";
-            const t = new tls.TLSSocket(plain, { isServer: true, key: this.opts.cert.key, cert: this.opts.cert.cert, requestCert: true, rejectUnauthorized: false });
+            const ctx = tls.createSecureContext({ key: this.opts.cert.key, cert: this.opts.cert.cert, ...(this.opts.tls?.maxVersion ? { maxVersion: this.opts.tls.maxVersion, minVersion: this.opts.tls.minVersion ?? "TLSv1" } : {}) });
+            const t = new tls.TLSSocket(plain, { isServer: true, secureContext: ctx, requestCert: true, rejectUnauthorized: false });
             t.on("error", () => undefined);
             t.on("data", onData);
             socket = t;

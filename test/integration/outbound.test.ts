@@ -403,4 +403,23 @@ describe("outbound Domain Security between two Sealpost servers", () => {
     const show = await runSealpost(["--data", cDir, "--json", "send-connector", "show", "Internet"]);
     assert.equal((JSON.parse(show.stdout) as { DomainSecureEnabled: boolean; SmartHosts: string[] }).DomainSecureEnabled, true);
   });
+
+  test("12. a non-partner whose TLS handshake fails: sent in clear (PlaintextFallback), or held when the setting forbids it", async () => {
+    dns.set("oldtls.example", "MX", [{ preference: 10, exchange: "mx.oldtls.example" }]);
+    dns.set("mx.oldtls.example", "A", [F]);
+    const other = woodgroveCa.issueLeaf({ subject: "CN=mx.oldtls.example", dnsNames: ["mx.oldtls.example"], keyType: "ec-p256" });
+    fake.opts = { host: F, port: PORT, name: "mx.oldtls.example", cert: { key: other.keyPem as string, cert: other.certPem }, starttls: true, tls: { maxVersion: "TLSv1.1" } };
+    await submit(C, "alice@mail.contoso.com", "dora@oldtls.example", "fallback-1");
+    await waitUntil("sent in clear after the failed handshake", () => fake.messages.find((m) => m.includes("Subject: fallback-1")));
+    await ok(cDir, "Set-TransportServer -PlaintextFallback $false");
+    const mails = fake.count("MAIL");
+    await submit(C, "alice@mail.contoso.com", "dora@oldtls.example", "fallback-2");
+    const q = await waitUntil("held with the TLS reason", async () => {
+      const v = await queue(cDir, "oldtls.example");
+      return /tls/i.test(v?.LastError ?? "") ? v : undefined;
+    });
+    assert.match(q.LastError ?? "", /TLS handshake failed/);
+    assert.equal(fake.count("MAIL"), mails, "nothing sent in clear when the setting forbids it");
+    await ok(cDir, "Set-TransportServer -PlaintextFallback $true");
+  });
 });

@@ -164,7 +164,7 @@ export class SendSession {
         settled = true;
         conn.close();
         log?.("-", "");
-        reject(classify(e));
+        reject(classify(e, (conn as unknown as { upgrading?: boolean }).upgrading === true));
       });
       conn.connect(() => {
         if (settled) return;
@@ -257,8 +257,12 @@ function format(message: string, args: unknown[]): string {
   return message.replace(/%[sd]/g, () => String(args[i++]));
 }
 
-function classify(e: NodemailerError): SessionError {
+function classify(e: NodemailerError, upgrading = false): SessionError {
   const code = e.code ?? "";
+  // A TLS alert or handshake error surfaces as a socket error while upgrading: it is a TLS failure.
+  if (upgrading || /SSL|TLS alert|alert handshake|wrong version number|handshake|certificate/i.test(e.message)) {
+    if (code !== "ETLS" && !/STARTTLS/.test(e.message)) return new SessionError(`TLS handshake failed: ${e.message}`, "tls", e.responseCode, e.response);
+  }
   if (code === "ETLS" || /STARTTLS/i.test(e.message)) {
     // A refused STARTTLS (or none offered when required) is "starttls"; a failed handshake "tls".
     const stage = /initiating TLS|handshake|certificate|SSL|alert/i.test(e.message) ? "tls" : "starttls";
