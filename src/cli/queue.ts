@@ -46,11 +46,11 @@ export function registerQueueCommands(program: Command): void {
 
   queue
     .command("remove <message>")
-    .description("remove a queued message; --ndr returns it to its sender with a non-delivery report")
-    .option("--ndr", "send a non-delivery report to the sender")
+    .description("remove a queued message, returning it to its sender with a non-delivery report (--no-ndr: silently)")
+    .option("--no-ndr", "remove without a non-delivery report")
     .action(async (identity: string, o: { ndr?: boolean }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const v = api.queues.removeMessage(identity, o.ndr === true);
+        const v = api.queues.removeMessage(identity, o.ndr !== false);
         print(cmd, v, () => `Removed ${v.length} queue entr${v.length === 1 ? "y" : "ies"}${o.ndr ? " (a non-delivery report will be sent)" : ""}.`);
       });
     });

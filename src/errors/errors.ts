@@ -39,6 +39,9 @@ export const ERROR_CODES = {
   ORG_READ_ONLY: "This server's organization settings are synchronized from an organization store; change them there.",
   SERVER_DATA_REQUIRED: "The command manages one server's own data: give --data DIR.",
   // queue
+  // admin HTTP endpoint
+  UNAUTHORIZED: "The admin HTTP endpoint needs a valid bearer token (DIR/admin.token).",
+  INTERNAL: "An unexpected failure inside the server; its log has the details.",
   SPOOL_CLOSED: "The message spool is closed; no message can be queued.",
 } as const;
 

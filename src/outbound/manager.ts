@@ -80,6 +80,8 @@ export interface ConnectObserver {
 
 /** A session ready for mail. */
 export interface Verified {
+  /** The send connector the session belongs to. */
+  connector?: string;
   session: SendSession;
   target: Target;
   address: string;
@@ -108,6 +110,8 @@ export class OutboundManager {
   private lastVersion = -1;
   private readonly held = new Set<string>();
   private ticking = false;
+  /** The send connector each queue last routed to (for tracking events without a session). */
+  private readonly lastConnector = new Map<string, string>();
 
   constructor(private readonly opts: OutboundManagerOptions) {}
 
@@ -201,6 +205,8 @@ export class OutboundManager {
 
     const [settingsOrg, connectors] = await Promise.all([ctx.org.getSettings(), ctx.org.listSendConnectors()]);
     const plan = planOutbound(domain, settingsOrg.tlsSendDomainSecureList, connectors, ctx.serverName);
+    if (plan.kind === "held") this.lastConnector.set(domain, plan.connector);
+    else if (plan.kind !== "no-route") this.lastConnector.set(domain, plan.route.connector.name);
     if (plan.kind === "no-route" || plan.kind === "held") {
       if (plan.kind === "held") {
         this.held.add(domain);
@@ -367,7 +373,7 @@ export class OutboundManager {
           this.logTls(log, facts, creds?.thumbprint);
           attempt.tls = facts;
         }
-        if (!partner) return { session, target: t, address, sessionId };
+        if (!partner) return { session, target: t, address, sessionId, connector: c.name };
         if (!facts) {
           session.close();
           this.connections--;
@@ -389,7 +395,7 @@ export class OutboundManager {
           // Another address of the same host presents the same certificate: go on with the next host.
           break;
         }
-        return { session, target: t, address, verdict, sessionId };
+        return { session, target: t, address, verdict, sessionId, connector: c.name };
       }
       if (hostFailure) {
         failures.push(hostFailure);
@@ -637,7 +643,7 @@ export class OutboundManager {
       internalId: m.id,
       sender: m.envelope.mailFrom,
       recipients,
-      connector: "",
+      connector: v?.connector ?? this.lastConnector.get(m.domain) ?? "",
       sessionId: v?.sessionId ?? "",
       serverHostname: this.opts.ctx.serverName,
       clientIp: v ? v.address : "",

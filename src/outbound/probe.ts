@@ -121,7 +121,14 @@ export async function testMailflow(ctx: ServerContext, target: string, opts: { d
     const plan = planOutbound(domain, org.tlsSendDomainSecureList, connectors, ctx.serverName);
     if (plan.kind === "no-route") return done({ Message: plan.reason, Fix: `Create a send connector whose address space covers ${domain} (New-SendConnector -AddressSpaces "SMTP:${domain};1") or check that "Internet" is enabled.` });
     if (plan.kind === "held") {
-      return done({ SendConnector: plan.connector, DomainSecurePartner: plan.partner, Message: plan.reason, Fix: `Mail for a Domain Security partner leaves only through a send connector with DomainSecureEnabled, DNS routing and STARTTLS: Set-SendConnector ${plan.connector} -DomainSecureEnabled:$true, or remove the connector that takes ${domain}'s mail.` });
+      const c = connectors.find((x) => x.name === plan.connector);
+      const fix =
+        c && (!c.dnsRoutingEnabled || c.smartHosts.length > 0)
+          ? `The send connector ${plan.connector} routes ${domain}'s mail through a smart host, which cannot carry domain-secured mail: remove ${domain} from its address spaces (or remove the connector) so that a DNS-routed connector with DomainSecureEnabled takes it.`
+          : c?.ignoreSTARTTLS
+            ? `Set-SendConnector ${plan.connector} -IgnoreSTARTTLS:$false -DomainSecureEnabled:$true`
+            : `Set-SendConnector ${plan.connector} -DomainSecureEnabled:$true (or remove the connector that takes ${domain}'s mail).`;
+      return done({ SendConnector: plan.connector, DomainSecurePartner: plan.partner, Message: plan.reason, Fix: `Mail for a Domain Security partner leaves only through a send connector with DomainSecureEnabled, DNS routing and STARTTLS. ${fix}` });
     }
     const connector = plan.route.connector;
     report.SendConnector = connector.name;

@@ -42,9 +42,10 @@ export function selectSendConnector(domain: string, connectors: SendConnector[],
 
 /** Why a connector cannot carry domain-secured mail, or undefined when it can. */
 export function domainSecureBlocker(c: SendConnector): string | undefined {
-  if (!c.domainSecureEnabled) return `the send connector ${c.name} does not have DomainSecureEnabled`;
+  // The structural reasons first: a smart-host connector cannot be given DomainSecureEnabled at all.
   if (!c.dnsRoutingEnabled || c.smartHosts.length > 0) return `the send connector ${c.name} routes through a smart host, not DNS`;
   if (c.ignoreSTARTTLS) return `the send connector ${c.name} ignores STARTTLS`;
+  if (!c.domainSecureEnabled) return `the send connector ${c.name} does not have DomainSecureEnabled`;
   return undefined;
 }
 

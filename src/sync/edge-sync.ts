@@ -41,12 +41,17 @@ export interface EdgeSyncStatus {
 }
 
 const gauge = (name: string, help: string) => new client.Gauge({ name, help, registers: [outboundRegistry] });
-export const syncMetrics = {
-  reachable: gauge("sealpost_org_store_reachable", "1 when the organization store answered the last poll"),
-  lag: gauge("sealpost_edge_sync_lag_versions", "Configuration versions committed in the organization store and not yet applied here"),
-  lastSuccess: gauge("sealpost_edge_sync_last_success_timestamp_seconds", "When this edge last reached the organization store and was up to date (Unix time)"),
-  applied: gauge("sealpost_edge_sync_applied_version", "The configuration version this edge applies"),
-};
+/** Made when the first edge sync starts: a server that is its own organization exports none of them. */
+function makeSyncMetrics() {
+  return {
+    reachable: gauge("sealpost_org_store_reachable", "1 when the organization store answered the last poll"),
+    lag: gauge("sealpost_edge_sync_lag_versions", "Configuration versions committed in the organization store and not yet applied here"),
+    lastSuccess: gauge("sealpost_edge_sync_last_success_timestamp_seconds", "When this edge last reached the organization store and was up to date (Unix time)"),
+    applied: gauge("sealpost_edge_sync_applied_version", "The configuration version this edge applies"),
+  };
+}
+let metricsOnce: ReturnType<typeof makeSyncMetrics> | undefined;
+const syncMetrics = (): ReturnType<typeof makeSyncMetrics> => (metricsOnce ??= makeSyncMetrics());
 
 export class EdgeSync {
   private store?: PgOrgStore;
@@ -76,7 +81,7 @@ export class EdgeSync {
     // The local version counts only if it is a copy of this store (a server's own
     // configuration has versions of its own, which mean nothing here).
     this.st.appliedVersion = this.replica.replicaSource() === redactUrl(this.opts.url) ? await this.replica.version() : -1;
-    syncMetrics.applied.set(this.st.appliedVersion);
+    syncMetrics().applied.set(this.st.appliedVersion);
     await this.syncNow();
     this.schedule();
   }
@@ -129,10 +134,10 @@ export class EdgeSync {
     } catch (e) {
       this.fail(e);
     }
-    syncMetrics.reachable.set(this.st.reachable ? 1 : 0);
-    syncMetrics.applied.set(this.st.appliedVersion);
-    syncMetrics.lag.set(Math.max(0, (this.st.remoteVersion ?? this.st.appliedVersion) - this.st.appliedVersion));
-    if (this.st.lastSuccess) syncMetrics.lastSuccess.set(this.st.lastSuccess.getTime() / 1000);
+    syncMetrics().reachable.set(this.st.reachable ? 1 : 0);
+    syncMetrics().applied.set(this.st.appliedVersion);
+    syncMetrics().lag.set(Math.max(0, (this.st.remoteVersion ?? this.st.appliedVersion) - this.st.appliedVersion));
+    if (this.st.lastSuccess) syncMetrics().lastSuccess.set(this.st.lastSuccess.getTime() / 1000);
   }
 
   private fail(e: unknown): void {

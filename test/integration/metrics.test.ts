@@ -264,7 +264,7 @@ test("every metric name is snake_case with _total on counters, has HELP and TYPE
   const text = await server.get("/metrics");
   const doc = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../docs/metrics.md"), "utf8");
   const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => ({ name: x[1] as string, type: x[2] as string }));
-  assert.ok(types.length >= 20, `${types.length} metrics`);
+  assert.ok(types.length >= 18, `${types.length} metrics`); // a server that is its own organization has no edge-sync gauges
   const names = new Set<string>();
   for (const t of types) {
     assert.match(t.name, /^sealpost_[a-z0-9_]+$/, t.name);

@@ -57,10 +57,10 @@ export const queueCmdlets: CmdletDef[] = [
   },
   {
     name: "Remove-Message",
-    synopsis: "Removes a queued message, with a non-delivery report to its sender (-WithNDR $true) or without.",
+    synopsis: "Removes a queued message with a non-delivery report to its sender (Exchange's default), or without one (-WithNDR $false).",
     params: [identity, { name: "WithNDR", type: "bool" }, { name: "Confirm", type: "bool" }],
     async run(args, ctx) {
-      ctx.api.queues.removeMessage(args.Identity as string, args.WithNDR === true);
+      ctx.api.queues.removeMessage(args.Identity as string, args.WithNDR !== false);
       return [];
     },
   },

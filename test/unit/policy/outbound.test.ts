@@ -27,9 +27,11 @@ test("a send partner goes out only through a Domain Security connector with DNS 
   const smart = defaultSendConnector("ToSmartHost", { addressSpaces: [{ domain: "woodgrovebank.com", cost: 1 }], dnsRoutingEnabled: false, smartHosts: ["relay.contoso.com"], domainSecureEnabled: false });
   const held = planOutbound("woodgrovebank.com", list, [internet, smart], "mail1");
   assert.equal(held.kind, "held");
-  assert.match((held as { reason: string }).reason, /ToSmartHost does not have DomainSecureEnabled/);
+  assert.match((held as { reason: string }).reason, /ToSmartHost routes through a smart host, not DNS/);
   const ignoring = defaultSendConnector("Ignoring", { addressSpaces: [{ domain: "woodgrovebank.com", cost: 1 }], domainSecureEnabled: true, ignoreSTARTTLS: true });
   assert.match((planOutbound("woodgrovebank.com", list, [internet, ignoring], "mail1") as { reason: string }).reason, /ignores STARTTLS/);
+  const plain = defaultSendConnector("Plain", { addressSpaces: [{ domain: "woodgrovebank.com", cost: 1 }] });
+  assert.match((planOutbound("woodgrovebank.com", list, [internet, plain], "mail1") as { reason: string }).reason, /Plain does not have DomainSecureEnabled/);
   assert.equal(planOutbound("woodgrovebank.com", list, [], "mail1").kind, "no-route");
   assert.equal(planOutbound("eu.fabrikam.com", ["*.fabrikam.com"], [internet], "mail1").kind, "domain-secure");
 });
