@@ -21,6 +21,7 @@ export interface SendConnectorPatch {
   sourceTransportServers?: string[];
   protocolLoggingLevel?: string;
   enabled?: boolean;
+  exchangeOrganizationMarks?: boolean;
 }
 
 export interface SendConnectorView {
@@ -38,6 +39,7 @@ export interface SendConnectorView {
   MaxMessageSize: string;
   SourceTransportServers: string[];
   ProtocolLoggingLevel: string;
+  ExchangeOrganizationMarks: boolean;
 }
 
 export function sendConnectorView(c: SendConnector): SendConnectorView {
@@ -56,6 +58,7 @@ export function sendConnectorView(c: SendConnector): SendConnectorView {
     MaxMessageSize: formatSize(c.maxMessageSize),
     SourceTransportServers: c.sourceTransportServers,
     ProtocolLoggingLevel: c.protocolLoggingLevel,
+    ExchangeOrganizationMarks: c.exchangeOrganizationMarks === true,
   };
 }
 
@@ -101,6 +104,7 @@ export function validateSendPatch(p: SendConnectorPatch): Partial<SendConnector>
   if (p.sourceTransportServers !== undefined) out.sourceTransportServers = p.sourceTransportServers.map((s) => normalizeDomain(s, { allowSingleLabel: true }));
   if (p.protocolLoggingLevel !== undefined) out.protocolLoggingLevel = oneOf<LoggingLevel>("ProtocolLoggingLevel", p.protocolLoggingLevel, ["None", "Verbose"] as const);
   if (p.enabled !== undefined) out.enabled = p.enabled;
+  if (p.exchangeOrganizationMarks !== undefined) out.exchangeOrganizationMarks = p.exchangeOrganizationMarks;
   return out;
 }
 

@@ -21,6 +21,7 @@ interface PatchOptions {
   sourceTransportServers?: string[];
   protocolLoggingLevel?: string;
   enabled?: string;
+  exchangeOrganizationMarks?: string;
 }
 
 function bool(name: string, v: string | undefined): boolean | undefined {
@@ -50,6 +51,8 @@ function patchOf(o: PatchOptions): SendConnectorPatch {
   if (o.protocolLoggingLevel !== undefined) p.protocolLoggingLevel = o.protocolLoggingLevel;
   const en = bool("enabled", o.enabled);
   if (en !== undefined) p.enabled = en;
+  const marks = bool("exchange-organization-marks", o.exchangeOrganizationMarks);
+  if (marks !== undefined) p.exchangeOrganizationMarks = marks;
   return p;
 }
 
@@ -67,7 +70,8 @@ function withPatchOptions(c: Command): Command {
     .option("--max-message-size <size>", "e.g. 10MB")
     .option("--source-transport-servers <list>", "edge servers that may use this connector (comma list; replaces)", list)
     .option("--protocol-logging-level <level>", "None or Verbose")
-    .option("--enabled <bool>", "true or false");
+    .option("--enabled <bool>", "true or false")
+    .option("--exchange-organization-marks <bool>", "an internal Exchange next hop over mutual TLS: add Exchange's Domain Secured marks");
 }
 
 export function registerSendConnectorCommands(program: Command): void {

@@ -121,6 +121,13 @@ export interface SendConnector {
   /** servers allowed to use this connector; empty: every edge */
   sourceTransportServers: string[];
   protocolLoggingLevel: LoggingLevel;
+  /**
+   * For an internal Exchange organization as the next hop (reached over
+   * mutual TLS): domain-secured messages get Exchange's marks
+   * (X-MS-Exchange-Organization-AuthAs: Partner, ...-AuthDomain), so that
+   * Outlook shows "Domain Secured". Absent: false.
+   */
+  exchangeOrganizationMarks?: boolean;
 }
 
 export function defaultSendConnector(name: string, overrides: Partial<SendConnector> = {}): SendConnector {

@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { ServerContext } from "../admin/context.js";
 import { deliverToMaildir } from "../delivery/maildir.js";
+import { prependFields } from "../message/headers.js";
 import { resolveMailHosts, createResolver, type MailResolver } from "../dns/resolver.js";
 import { buildDsn, type DsnRecipient } from "../dsn/report.js";
 import { outboundMetrics } from "../metrics/counters.js";
@@ -82,6 +83,10 @@ export interface ConnectObserver {
 export interface Verified {
   /** The send connector the session belongs to. */
   connector?: string;
+  /** We presented a certificate in this session. */
+  presented?: boolean;
+  /** Whether the server's chain verified (role server), for Exchange's marks; computed on first need. */
+  chainVerified?: Promise<boolean>;
   session: SendSession;
   target: Target;
   address: string;
@@ -373,7 +378,7 @@ export class OutboundManager {
           this.logTls(log, facts, creds?.thumbprint);
           attempt.tls = facts;
         }
-        if (!partner) return { session, target: t, address, sessionId, connector: c.name };
+        if (!partner) return { session, target: t, address, sessionId, connector: c.name, presented: creds !== undefined };
         if (!facts) {
           session.close();
           this.connections--;
@@ -395,7 +400,7 @@ export class OutboundManager {
           // Another address of the same host presents the same certificate: go on with the next host.
           break;
         }
-        return { session, target: t, address, verdict, sessionId, connector: c.name };
+        return { session, target: t, address, verdict, sessionId, connector: c.name, presented: true };
       }
       if (hostFailure) {
         failures.push(hostFailure);
@@ -450,9 +455,10 @@ export class OutboundManager {
   /** Sends one message's recipients for this domain; false when the session broke. */
   private async sendMessage(v: Verified, m: QueuedMessage, route: Route, partner: string | undefined, retry: RetrySettings): Promise<boolean> {
     const { store } = this.opts;
-    const body = store.body(m.id);
+    let body = store.body(m.id);
     if (!body) return true; // removed meanwhile (Remove-Message)
     const env = m.envelope;
+    body = await this.withExchangeMarks(v, route, env, body);
     if (body.length > route.connector.maxMessageSize) {
       await this.fail(m, m.recipients, "5.3.4", `the message (${body.length} bytes) is larger than the send connector ${route.connector.name} allows (${route.connector.maxMessageSize} bytes)`, undefined);
       return true;
@@ -520,6 +526,28 @@ export class OutboundManager {
       }
     }
     return true;
+  }
+
+  /**
+   * Exchange's Domain Secured marks, for an internal Exchange organization
+   * reached over mutual TLS (the connector's ExchangeOrganizationMarks): only
+   * on a message that arrived domain-secured, only when we presented our
+   * certificate and the next hop's chain verified. The receive path removes
+   * every X-MS-Exchange-Organization-* field from what arrives, so these
+   * are always ours.
+   */
+  private async withExchangeMarks(v: Verified, route: Route, env: SpoolEnvelope, body: Buffer): Promise<Buffer> {
+    if (route.connector.exchangeOrganizationMarks !== true || env.verdict?.verdict !== "domain-secured" || !env.verdict.partner) return body;
+    const facts = v.session.tls;
+    if (!facts || !v.presented) return body;
+    v.chainVerified ??= this.opts.ctx
+      .trust()
+      .then((engine) => engine.verify(facts.peerCertificates, { role: "server", revocationMode: "Soft" }))
+      .then((verdict) => verdict.ok)
+      .catch(() => false);
+    if (!(await v.chainVerified)) return body;
+    const domain = env.mailFrom === "" ? env.verdict.partner : env.mailFrom.slice(env.mailFrom.lastIndexOf("@") + 1).toLowerCase();
+    return prependFields(body, ["X-MS-Exchange-Organization-AuthAs: Partner\r\n", `X-MS-Exchange-Organization-AuthDomain: ${domain}\r\n`]);
   }
 
   /** Recipients failed for good: a non-delivery report (as their NOTIFY asks), then out of the queue. */

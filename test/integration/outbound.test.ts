@@ -41,6 +41,8 @@ let cDir: string;
 let wDir: string;
 /** Revoked before either server starts: a CRL fetched earlier stays good until its next update, as it should. */
 let revoked: IssuedCert;
+/** Woodgrove's server (and client) certificate. */
+let wLeaf: IssuedCert;
 
 async function ok(dir: string, line: string): Promise<string> {
   const r = await shellC(dir, line);
@@ -114,7 +116,7 @@ before(async () => {
   contosoCa = await root.createIntermediate({ name: "O=Contoso,CN=Contoso Issuing CA", keyType: "ec-p256", crlUrl: `${crlBase}/root.crl` });
   woodgroveCa = await root.createIntermediate({ name: "O=Woodgrove Bank,CN=Woodgrove Issuing CA", keyType: "ec-p256", crlUrl: `${crlBase}/root.crl` });
   const cLeaf = contosoCa.issueLeaf({ subject: "CN=mail1.contoso.com", dnsNames: ["mail1.contoso.com", "mail.contoso.com"], crlUrl: `${crlBase}/contoso.crl`, keyType: "ec-p256" });
-  const wLeaf = woodgroveCa.issueLeaf({ subject: "CN=mail.woodgrovebank.com", dnsNames: ["woodgrovebank.com", "mail.woodgrovebank.com"], crlUrl: `${crlBase}/woodgrove.crl`, keyType: "ec-p256" });
+  wLeaf = woodgroveCa.issueLeaf({ subject: "CN=mail.woodgrovebank.com", dnsNames: ["woodgrovebank.com", "mail.woodgrovebank.com"], crlUrl: `${crlBase}/woodgrove.crl`, keyType: "ec-p256" });
 
   revoked = woodgroveCa.issueLeaf({ subject: "CN=mail.woodgrovebank.com", dnsNames: ["woodgrovebank.com"], keyType: "ec-p256", crlUrl: `${crlBase}/woodgrove.crl` });
   woodgroveCa.revoke(revoked);
@@ -421,5 +423,27 @@ describe("outbound Domain Security between two Sealpost servers", () => {
     assert.match(q.LastError ?? "", /TLS handshake failed/);
     assert.equal(fake.count("MAIL"), mails, "nothing sent in clear when the setting forbids it");
     await ok(cDir, "Set-TransportServer -PlaintextFallback $true");
+  });
+
+  test("13. an internal Exchange next hop over mutual TLS gets Exchange's Domain Secured marks when the connector asks for them", async () => {
+    // The internal server (the fake) presents a certificate from a trusted CA, so the chain verifies.
+    const internal = contosoCa.issueLeaf({ subject: "CN=exchange.corp.contoso.com", dnsNames: ["exchange.corp.contoso.com"], keyType: "ec-p256" });
+    fake.opts = { host: F, port: PORT, name: "exchange.corp.contoso.com", cert: { key: internal.keyPem as string, cert: internal.certPem + contosoCa.certPem }, starttls: true };
+    const send = async (subject: string, forged = "") => {
+      const { client } = await TestSmtpClient.connect(C, PORT);
+      await client.cmd("EHLO mail.woodgrovebank.com");
+      await client.startTls({ key: wLeaf.keyPem as string, cert: wLeaf.certPem + woodgroveCa.certPem });
+      await client.cmd("EHLO mail.woodgrovebank.com");
+      const r = await client.send("x@woodgrovebank.com", ["yvonne@corp.contoso.com"], `${forged}Subject: ${subject}\r\n\r\nHi\r\n`);
+      assert.match(r[r.length - 1]?.text ?? "", /^250 /);
+      await client.quit();
+      return waitUntil(`${subject} at the internal server`, () => fake.messages.find((m) => m.includes(`Subject: ${subject}`)));
+    };
+    const without = await send("marks-off", "X-MS-Exchange-Organization-AuthAs: Internal\r\n");
+    assert.doesNotMatch(without, /X-MS-Exchange-Organization-/i, "forged marks are removed on receipt; none added without the option");
+    await ok(cDir, "Set-SendConnector ToCorp -ExchangeOrganizationMarks $true");
+    const marked = await send("marks-on");
+    assert.match(marked, /^X-MS-Exchange-Organization-AuthAs: Partner\r\nX-MS-Exchange-Organization-AuthDomain: woodgrovebank\.com\r\n/);
+    assert.match(marked, /x-domain-secure=pass smtp\.mailfrom=woodgrovebank\.com/);
   });
 });

@@ -17,6 +17,7 @@ const PROPS: Array<ParamDef & { key: keyof SendConnectorPatch }> = [
   { name: "SourceTransportServers", type: "strings", key: "sourceTransportServers" },
   { name: "ProtocolLoggingLevel", type: "string", key: "protocolLoggingLevel", help: "None or Verbose" },
   { name: "Enabled", type: "bool", key: "enabled" },
+  { name: "ExchangeOrganizationMarks", type: "bool", key: "exchangeOrganizationMarks", help: "an internal Exchange next hop over mutual TLS: mark domain-secured mail the way Exchange does" },
 ];
 
 function patchOf(args: BoundArgs): SendConnectorPatch {
