@@ -115,6 +115,10 @@ export class OutboundManager {
   private lastVersion = -1;
   private readonly held = new Set<string>();
   private ticking = false;
+  private nudged = false;
+  private again = false;
+  /** Our TLS credentials per FQDN, for a few seconds (reading them parses every stored certificate). */
+  private readonly creds = new Map<string, { at: number; value: { thumbprint: string; key: string; cert: string } | undefined }>();
   /** The send connector each queue last routed to (for tracking events without a session). */
   private readonly lastConnector = new Map<string, string>();
 
@@ -126,9 +130,15 @@ export class OutboundManager {
     void this.tick();
   }
 
-  /** New work was queued: look now rather than at the next tick. */
+  /** New work was queued: look now rather than at the next tick (many nudges in a burst make one look). */
   nudge(): void {
-    setImmediate(() => void this.tick());
+    if (this.nudged) return;
+    this.nudged = true;
+    setImmediate(() => {
+      this.nudged = false;
+      if (this.ticking) this.again = true;
+      else void this.tick();
+    });
   }
 
   async stop(): Promise<void> {
@@ -173,7 +183,19 @@ export class OutboundManager {
       this.opts.log(`outbound: ${(e as Error).message}`);
     } finally {
       this.ticking = false;
+      if (this.again) {
+        this.again = false;
+        this.nudge();
+      }
     }
+  }
+
+  private credentialsFor(fqdn: string): { thumbprint: string; key: string; cert: string } | undefined {
+    const hit = this.creds.get(fqdn);
+    if (hit && Date.now() - hit.at < 5000) return hit.value;
+    const value = this.opts.ctx.certs.tlsCredentialsFor(fqdn, this.opts.ctx.now());
+    this.creds.set(fqdn, { at: Date.now(), value });
+    return value;
   }
 
   private updateGauges(): void {
@@ -238,31 +260,59 @@ export class OutboundManager {
       return;
     }
     store.queueSucceeded(domain, Date.now());
-    // More sessions to the same host when there is a lot to send (bounded per domain and in total).
-    const lanes = Math.max(1, Math.min(settings.maxPerDomainOutboundConnections, Math.ceil(messages.length / 20), settings.maxOutboundConnections - this.connections + 1));
+    // The sessions (lanes) take messages from one list, refilled from the queue
+    // while there is more due, so a backlog that keeps arriving is sent on the
+    // sessions already open instead of a new handshake per pass. A session
+    // carries only this domain's mail.
     const work = [...messages];
-    const runLane = async (v: Verified): Promise<void> => {
-      try {
-        for (let m = work.shift(); m; m = work.shift()) {
-          const ok = await this.sendMessage(v, m, plan.route, partner, retry);
-          if (!ok) {
-            // The session broke: what is left waits for the next pass.
-            for (const rest of work.splice(0)) store.deferred(rest.id, rest.recipients.map((r) => r.address), Date.now(), Date.now() + retry.transientFailureRetryIntervalMs, "the session ended before this message was sent", false);
-            break;
+    const inFlight = new Set(messages.map((m) => m.id));
+    const maxLanes = (): number => Math.max(1, Math.min(settings.maxPerDomainOutboundConnections, settings.maxOutboundConnections - this.connections + lanesOpen));
+    let lanesOpen = 0;
+    const next = (): QueuedMessage | undefined => {
+      if (work.length === 0 && !this.stopping) {
+        for (const m of store.messagesIn(domain, { dueAt: Date.now(), limit: MAX_BATCH })) {
+          if (!inFlight.has(m.id)) {
+            inFlight.add(m.id);
+            work.push(m);
           }
         }
+      }
+      return work.shift();
+    };
+    const runLane = async (v: Verified): Promise<void> => {
+      lanesOpen++;
+      try {
+        for (let m = next(); m; m = next()) {
+          if (work.length > 20 * lanesOpen && lanesOpen + opening < maxLanes()) spawn();
+          const ok = await this.sendMessage(v, m, plan.route, partner, retry);
+          inFlight.delete(m.id);
+          // The session broke: this lane ends; what is left goes on the others, or waits for the next pass.
+          if (!ok) break;
+        }
       } finally {
+        lanesOpen--;
         v.session.close();
         this.connections--;
       }
     };
-    const runs = [runLane(first)];
-    for (let i = 1; i < lanes && work.length > 0; i++) {
-      const more = await this.connect(domain, plan, [{ ...first.target, addresses: [first.address] }], settings);
-      if ("failure" in more) break;
-      runs.push(runLane(more));
-    }
-    await Promise.all(runs);
+    // Every lane and every session being opened, so the pass ends only when all have.
+    const tasks: Array<Promise<void>> = [];
+    let opening = 0;
+    const openLane = async (): Promise<void> => {
+      opening++;
+      try {
+        const more = await this.connect(domain, plan, [{ ...first.target, addresses: [first.address] }], settings);
+        if (!("failure" in more)) tasks.push(runLane(more));
+      } finally {
+        opening--;
+      }
+    };
+    const spawn = (): void => void tasks.push(openLane());
+    tasks.push(runLane(first));
+    // More sessions at once when there is a lot to send (bounded per domain and in total).
+    const want = Math.min(maxLanes(), Math.ceil(messages.length / 20)) - 1;
+    for (let i = 0; i < want; i++) spawn();
+    for (let i = 0; i < tasks.length; i++) await tasks[i];
   }
 
   private retryState(m: QueuedMessage): { arrivedAt: Date; attempts: number; lastAttemptAt?: Date; delayNotified: boolean } {
@@ -342,7 +392,7 @@ export class OutboundManager {
     const c = plan.route.connector;
     const fqdn = c.fqdn ?? ctx.serverName;
     const partner = plan.kind === "domain-secure" ? plan.partner : undefined;
-    const creds = ctx.certs.tlsCredentialsFor(fqdn, ctx.now());
+    const creds = this.credentialsFor(fqdn);
     const failures: string[] = [];
     if (partner && !creds) {
       outboundMetrics.domainSecuredOutboundFailures.inc({ partner });
@@ -375,7 +425,8 @@ export class OutboundManager {
         }
         const facts = session.tls;
         if (facts) {
-          this.logTls(log, facts, creds?.thumbprint);
+          // The certificate rows are protocol log lines: no work when nobody reads them.
+          if (c.protocolLoggingLevel === "Verbose" || observe.transcript) this.logTls(log, facts, creds?.thumbprint);
           attempt.tls = facts;
         }
         if (!partner) return { session, target: t, address, sessionId, connector: c.name, presented: creds !== undefined };

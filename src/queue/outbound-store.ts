@@ -89,6 +89,7 @@ const SCHEMA = `
     PRIMARY KEY (message_id, address)
   );
   CREATE INDEX IF NOT EXISTS recipients_by_domain ON recipients(domain, next_attempt_at);
+  CREATE INDEX IF NOT EXISTS recipients_removal ON recipients(remove_requested) WHERE remove_requested = 1;
   CREATE TABLE IF NOT EXISTS queues (
     domain                TEXT PRIMARY KEY,
     suspended             INTEGER NOT NULL DEFAULT 0,
@@ -136,6 +137,7 @@ interface MsgRow {
 
 export class OutboundStore {
   readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
   private batch: Array<{ item: EnqueueItem; resolve: () => void; reject: (e: Error) => void }> = [];
   private flushScheduled = false;
 
@@ -156,6 +158,13 @@ export class OutboundStore {
     this.db.pragma("foreign_keys = ON");
     this.db.pragma("busy_timeout = 10000");
     this.db.exec(SCHEMA);
+  }
+
+  /** A prepared statement, prepared once (the queue manager runs these many times a second). */
+  private st(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) this.statements.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt;
   }
 
   static inDataDir(root: string): OutboundStore {
@@ -191,13 +200,13 @@ export class OutboundStore {
 
   /** Synchronous enqueue of several items in one transaction. */
   insertAll(items: EnqueueItem[]): void {
-    const insMsg = this.db.prepare(
+    const insMsg = this.st(
       "INSERT OR IGNORE INTO messages (id, envelope, body, arrived_at, size, subject, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
-    const insRcpt = this.db.prepare(
+    const insRcpt = this.st(
       "INSERT OR IGNORE INTO recipients (message_id, address, domain, notify, orcpt, next_attempt_at) VALUES (?, ?, ?, ?, ?, 0)",
     );
-    const insQueue = this.db.prepare("INSERT OR IGNORE INTO queues (domain) VALUES (?)");
+    const insQueue = this.st("INSERT OR IGNORE INTO queues (domain) VALUES (?)");
     this.db.pragma("synchronous = FULL");
     try {
       this.insertTx(items, insMsg, insRcpt, insQueue);
@@ -270,31 +279,31 @@ export class OutboundStore {
   messagesIn(domain: string, opts: { dueAt?: number; limit?: number } = {}): QueuedMessage[] {
     const rcpts = (
       opts.dueAt !== undefined
-        ? this.db.prepare("SELECT * FROM recipients WHERE domain = ? AND next_attempt_at <= ? AND remove_requested = 0 ORDER BY message_id, rowid").all(domain, opts.dueAt)
-        : this.db.prepare("SELECT * FROM recipients WHERE domain = ? ORDER BY message_id, rowid").all(domain)
+        ? this.st("SELECT * FROM recipients WHERE domain = ? AND next_attempt_at <= ? AND remove_requested = 0 ORDER BY message_id, rowid").all(domain, opts.dueAt)
+        : this.st("SELECT * FROM recipients WHERE domain = ? ORDER BY message_id, rowid").all(domain)
     ) as RcptRow[];
     return this.group(rcpts, opts.limit);
   }
 
   /** One message in every queue it is in (undefined: not queued). */
   message(id: string): QueuedMessage[] {
-    return this.group(this.db.prepare("SELECT * FROM recipients WHERE message_id = ? ORDER BY domain, rowid").all(id) as RcptRow[]);
+    return this.group(this.st("SELECT * FROM recipients WHERE message_id = ? ORDER BY domain, rowid").all(id) as RcptRow[]);
   }
 
   /** Every queued message, per queue. */
   allMessages(): QueuedMessage[] {
-    return this.group(this.db.prepare("SELECT * FROM recipients ORDER BY domain, message_id, rowid").all() as RcptRow[]);
+    return this.group(this.st("SELECT * FROM recipients ORDER BY domain, message_id, rowid").all() as RcptRow[]);
   }
 
   body(id: string): Buffer | undefined {
-    const r = this.db.prepare("SELECT body FROM messages WHERE id = ?").get(id) as { body: Buffer } | undefined;
+    const r = this.st("SELECT body FROM messages WHERE id = ?").get(id) as { body: Buffer } | undefined;
     return r?.body;
   }
 
   private group(rows: RcptRow[], limit?: number): QueuedMessage[] {
     const out: QueuedMessage[] = [];
     const byKey = new Map<string, QueuedMessage>();
-    const getMsg = this.db.prepare("SELECT id, envelope, arrived_at, size, subject, message_id FROM messages WHERE id = ?");
+    const getMsg = this.st("SELECT id, envelope, arrived_at, size, subject, message_id FROM messages WHERE id = ?");
     for (const r of rows) {
       const key = `${r.message_id}\u0000${r.domain}`;
       let m = byKey.get(key);
@@ -331,16 +340,16 @@ export class OutboundStore {
 
   /** Recipients are done (delivered, or failed and reported): removed; the message goes with its last recipient. */
   complete(id: string, addresses: string[]): void {
-    const del = this.db.prepare("DELETE FROM recipients WHERE message_id = ? AND address = ?");
+    const del = this.st("DELETE FROM recipients WHERE message_id = ? AND address = ?");
     this.db.transaction(() => {
       for (const a of addresses) del.run(id, a);
-      this.db.prepare("DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ?)").run(id, id);
+      this.st("DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM recipients WHERE message_id = ?)").run(id, id);
     }).immediate();
   }
 
   /** An attempt for these recipients failed temporarily: count it, keep the reason, schedule the next. */
   deferred(id: string, addresses: string[], at: number, nextAt: number, error: string, countAttempt = true): void {
-    const upd = this.db.prepare(
+    const upd = this.st(
       `UPDATE recipients SET attempts = attempts + ?, last_attempt_at = ?, next_attempt_at = ?, last_error = ? WHERE message_id = ? AND address = ?`,
     );
     this.db.transaction(() => {
@@ -350,7 +359,7 @@ export class OutboundStore {
 
   /** Reschedules recipients without counting an attempt (e.g. the next hop's queue went into retry). */
   reschedule(id: string, addresses: string[], nextAt: number): void {
-    const upd = this.db.prepare("UPDATE recipients SET next_attempt_at = ? WHERE message_id = ? AND address = ?");
+    const upd = this.st("UPDATE recipients SET next_attempt_at = ? WHERE message_id = ? AND address = ?");
     this.db.transaction(() => {
       for (const a of addresses) upd.run(nextAt, id, a);
     }).immediate();
@@ -358,7 +367,7 @@ export class OutboundStore {
 
   /** Remove-Message -WithNDR: the queue manager reports these recipients as failed and removes them. */
   requestRemoval(id: string, addresses: string[]): void {
-    const upd = this.db.prepare("UPDATE recipients SET remove_requested = 1 WHERE message_id = ? AND address = ?");
+    const upd = this.st("UPDATE recipients SET remove_requested = 1 WHERE message_id = ? AND address = ?");
     this.db.transaction(() => {
       for (const a of addresses) upd.run(id, a);
     }).immediate();
@@ -366,11 +375,11 @@ export class OutboundStore {
 
   /** Messages (per queue) with recipients an administrator removed with a report. */
   removalsRequested(): QueuedMessage[] {
-    return this.group(this.db.prepare("SELECT * FROM recipients WHERE remove_requested = 1 ORDER BY domain, message_id, rowid").all() as RcptRow[]);
+    return this.group(this.st("SELECT * FROM recipients WHERE remove_requested = 1 ORDER BY domain, message_id, rowid").all() as RcptRow[]);
   }
 
   markDelayNotified(id: string, addresses: string[]): void {
-    const upd = this.db.prepare("UPDATE recipients SET delay_notified = 1 WHERE message_id = ? AND address = ?");
+    const upd = this.st("UPDATE recipients SET delay_notified = 1 WHERE message_id = ? AND address = ?");
     this.db.transaction(() => {
       for (const a of addresses) upd.run(id, a);
     }).immediate();
@@ -381,13 +390,13 @@ export class OutboundStore {
     this.db
       .prepare("INSERT INTO queues (domain) VALUES (?) ON CONFLICT(domain) DO NOTHING")
       .run(domain);
-    this.db.prepare("UPDATE queues SET consecutive_failures = 0, last_attempt_at = ?, next_retry_at = NULL, last_error = '' WHERE domain = ?").run(at, domain);
+    this.st("UPDATE queues SET consecutive_failures = 0, last_attempt_at = ?, next_retry_at = NULL, last_error = '' WHERE domain = ?").run(at, domain);
   }
 
   /** No session could be had with the next hop: the queue goes into Retry until `nextAt`, and so do its recipients. */
   queueFailed(domain: string, at: number, nextAt: number, error: string, countFailure = true): void {
     this.db.transaction(() => {
-      this.db.prepare("INSERT INTO queues (domain) VALUES (?) ON CONFLICT(domain) DO NOTHING").run(domain);
+      this.st("INSERT INTO queues (domain) VALUES (?) ON CONFLICT(domain) DO NOTHING").run(domain);
       this.db
         .prepare("UPDATE queues SET consecutive_failures = consecutive_failures + ?, last_attempt_at = ?, next_retry_at = ?, last_error = ? WHERE domain = ?")
         .run(countFailure ? 1 : 0, at, nextAt, error.slice(0, 2000), domain);
@@ -395,7 +404,7 @@ export class OutboundStore {
   }
 
   queueState(domain: string): { consecutiveFailures: number; lastAttemptAt?: Date; suspended: boolean } {
-    const r = this.db.prepare("SELECT consecutive_failures, last_attempt_at, suspended FROM queues WHERE domain = ?").get(domain) as
+    const r = this.st("SELECT consecutive_failures, last_attempt_at, suspended FROM queues WHERE domain = ?").get(domain) as
       | { consecutive_failures: number; last_attempt_at: number | null; suspended: number }
       | undefined;
     if (!r) return { consecutiveFailures: 0, suspended: false };
@@ -406,13 +415,13 @@ export class OutboundStore {
   /** Retry-Queue: every recipient of the queue becomes due now; the failure count is kept (Exchange's behaviour). */
   retryNow(domain: string, now = Date.now()): number {
     return this.db.transaction(() => {
-      this.db.prepare("UPDATE queues SET next_retry_at = ? WHERE domain = ?").run(now, domain);
-      return this.db.prepare("UPDATE recipients SET next_attempt_at = ? WHERE domain = ?").run(now, domain).changes;
+      this.st("UPDATE queues SET next_retry_at = ? WHERE domain = ?").run(now, domain);
+      return this.st("UPDATE recipients SET next_attempt_at = ? WHERE domain = ?").run(now, domain).changes;
     }).immediate();
   }
 
   setSuspended(domain: string, suspended: boolean): void {
-    this.db.prepare("UPDATE queues SET suspended = ? WHERE domain = ?").run(suspended ? 1 : 0, domain);
+    this.st("UPDATE queues SET suspended = ? WHERE domain = ?").run(suspended ? 1 : 0, domain);
   }
 
   /** Drops empty queues that have no recorded failure (keeps the list short). */
