@@ -167,7 +167,12 @@ export class EdgeSync {
       await l.connect();
       await l.query(`LISTEN ${CONFIG_CHANNEL}`);
       await l.query(`LISTEN ${SYNC_NOW_CHANNEL}`);
-      l.on("notification", () => void this.syncNow());
+      l.on("notification", (n) => {
+        // A version this edge already applies (several notifications for one burst of changes): nothing to do.
+        const v = Number(n.payload);
+        if (n.channel === CONFIG_CHANNEL && Number.isFinite(v) && v <= this.st.appliedVersion) return;
+        void this.syncNow();
+      });
       l.on("end", () => {
         if (this.listener === l) {
           this.listener = undefined;
