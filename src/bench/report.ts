@@ -35,6 +35,8 @@ export interface RelayFacts {
   sessions: number;
   /** Relay attempts Contoso recorded as deferred or failed. */
   failed: number;
+  /** Messages Woodgrove's sink received more than once. */
+  duplicates: number;
   /** Messages Woodgrove recorded as received domain-secured (Sealpost's tracking log only). */
   secured?: number;
   contosoCpuS: number;
@@ -118,7 +120,8 @@ function relayText(r: RunRecord): string {
     `end to end ${r.inSink} in Woodgrove's sink in ${(r.load.elapsedMs / 1000).toFixed(2)} s; submission ${(r.load.acked / (x.submitMs / 1000)).toFixed(1)} msg/s ` +
     `(${(x.submitMs / 1000).toFixed(2)} s, p50 ${x.submitP50.toFixed(1)} ms, p99 ${x.submitP99.toFixed(1)} ms); ${x.sessions} session(s) Contoso → Woodgrove; ` +
     `CPU ms/msg Contoso ${((1000 * x.contosoCpuS) / n).toFixed(2)}, Woodgrove ${((1000 * x.woodgroveCpuS) / n).toFixed(2)}` +
-    `${x.failed ? `; ${x.failed} relay attempt(s) deferred or failed` : ""}${x.secured !== undefined ? `; ${x.secured} received domain-secured` : ""}`
+    `${x.failed ? `; ${x.failed} relay attempt(s) deferred or failed` : ""}${x.secured !== undefined ? `; ${x.secured} received domain-secured` : ""}` +
+    `${x.duplicates ? `; ${x.duplicates} DUPLICATE deliveries` : ""}`
   );
 }
 

@@ -45,6 +45,7 @@ test(
     assert.equal(tracker.sessions, 1);
     assert.equal(tracker.secured, 2);
     assert.equal(tracker.failed, 1);
+    assert.equal(tracker.delivered, 2);
   }),
 );
 
