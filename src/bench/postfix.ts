@@ -36,6 +36,35 @@ export function ensurePostfix(log: (l: string) => void): string {
   return spawnSync("/usr/sbin/postconf", ["-d", "-h", "mail_version"], { encoding: "utf8" }).stdout.trim();
 }
 
+/** One master.cf service: name, type, private, unprivileged, wakeup, process limit, command (chroot is always n). */
+export type MasterService = [name: string, type: string, priv: string, unpriv: string, wakeup: string, limit: string, cmd: string];
+
+export function masterServiceLine(...[name, type, priv, unpriv, wakeup, limit, cmd]: MasterService): string {
+  return `${name.padEnd(18)} ${type.padEnd(10)} ${priv} ${unpriv} n ${wakeup.padEnd(6)} ${limit.padEnd(4)} ${cmd}`;
+}
+
+/** The services every private instance needs (without chroot), besides its listeners and delivery transports. */
+export const POSTFIX_CORE_SERVICES: MasterService[] = [
+  ["pickup", "unix", "n", "-", "60", "1", "pickup"],
+  ["cleanup", "unix", "n", "-", "-", "0", "cleanup"],
+  ["qmgr", "unix", "n", "-", "300", "1", "qmgr"],
+  ["tlsmgr", "unix", "-", "-", "1000?", "1", "tlsmgr"],
+  ["rewrite", "unix", "-", "-", "-", "-", "trivial-rewrite"],
+  ["bounce", "unix", "-", "-", "-", "0", "bounce"],
+  ["defer", "unix", "-", "-", "-", "0", "bounce"],
+  ["trace", "unix", "-", "-", "-", "0", "bounce"],
+  ["verify", "unix", "-", "-", "-", "1", "verify"],
+  ["flush", "unix", "n", "-", "1000?", "0", "flush"],
+  ["proxymap", "unix", "-", "-", "-", "-", "proxymap"],
+  ["showq", "unix", "n", "-", "-", "-", "showq"],
+  ["error", "unix", "-", "-", "-", "-", "error"],
+  ["retry", "unix", "-", "-", "-", "-", "error"],
+  ["discard", "unix", "-", "-", "-", "-", "discard"],
+  ["anvil", "unix", "-", "-", "-", "1", "anvil"],
+  ["scache", "unix", "-", "-", "-", "1", "scache"],
+  ["postlog", "unix-dgram", "n", "-", "-", "1", "postlogd"],
+];
+
 export interface PostfixInstance {
   dir: string;
   maillog: string;
@@ -145,31 +174,13 @@ smtpd_tls_loglevel = 0
   }
   if (extra.length > 0) mainCf += `# Settings of this instance (src/bench/relay.ts).\n${extra.join("\n")}\n`;
   writeFileSync(path.join(conf, "main.cf"), mainCf);
-  const svc = (name: string, type: string, priv: string, unpriv: string, wakeup: string, limit: string, cmd: string) =>
-    `${name.padEnd(18)} ${type.padEnd(10)} ${priv} ${unpriv} n ${wakeup.padEnd(6)} ${limit.padEnd(4)} ${cmd}`;
+  const svc = masterServiceLine;
   writeFileSync(
     path.join(conf, "master.cf"),
     [
       "# Written by the Sealpost benchmark: no chroot, only the services this test needs.",
       svc(`${host}:${port}`, "inet", "n", "-", "-", "-", "smtpd"),
-      svc("pickup", "unix", "n", "-", "60", "1", "pickup"),
-      svc("cleanup", "unix", "n", "-", "-", "0", "cleanup"),
-      svc("qmgr", "unix", "n", "-", "300", "1", "qmgr"),
-      svc("tlsmgr", "unix", "-", "-", "1000?", "1", "tlsmgr"),
-      svc("rewrite", "unix", "-", "-", "-", "-", "trivial-rewrite"),
-      svc("bounce", "unix", "-", "-", "-", "0", "bounce"),
-      svc("defer", "unix", "-", "-", "-", "0", "bounce"),
-      svc("trace", "unix", "-", "-", "-", "0", "bounce"),
-      svc("verify", "unix", "-", "-", "-", "1", "verify"),
-      svc("flush", "unix", "n", "-", "1000?", "0", "flush"),
-      svc("proxymap", "unix", "-", "-", "-", "-", "proxymap"),
-      svc("showq", "unix", "n", "-", "-", "-", "showq"),
-      svc("error", "unix", "-", "-", "-", "-", "error"),
-      svc("retry", "unix", "-", "-", "-", "-", "error"),
-      svc("discard", "unix", "-", "-", "-", "-", "discard"),
-      svc("anvil", "unix", "-", "-", "-", "1", "anvil"),
-      svc("scache", "unix", "-", "-", "-", "1", "scache"),
-      svc("postlog", "unix-dgram", "n", "-", "-", "1", "postlogd"),
+      ...POSTFIX_CORE_SERVICES.map((x) => masterServiceLine(...x)),
       ...(o.services ?? []).map((x) => svc(...x)),
       "",
     ].join("\n"),

@@ -27,6 +27,7 @@ import { runSealpost, shellC } from "../helpers/cli.js";
 import { randomLoopback, startServe, waitUntil, type RunningServer } from "../helpers/serve.js";
 import { AdminApi } from "../../src/admin/api.js";
 import { ZoneServer } from "../../src/dns/zone-server.js";
+import { masterServiceLine, POSTFIX_CORE_SERVICES } from "../../src/bench/postfix.js";
 
 const POSTFIX = "/usr/sbin/postfix";
 const HAVE_POSTFIX = existsSync(POSTFIX);
@@ -150,8 +151,7 @@ smtp_tls_key_file = ${path.join(tls, "woodgrove.key")}
 smtp_tls_loglevel = 1
 `,
   );
-  const svc = (name: string, type: string, priv: string, unpriv: string, wakeup: string, limit: string, cmd: string) =>
-    `${name.padEnd(18)} ${type.padEnd(10)} ${priv} ${unpriv} n ${wakeup.padEnd(6)} ${limit.padEnd(4)} ${cmd}`;
+  const svc = masterServiceLine;
   writeFileSync(
     path.join(conf, "master.cf"),
     [
@@ -162,25 +162,9 @@ smtp_tls_loglevel = 1
       "  -o smtpd_tls_security_level=none",
       "  -o smtpd_tls_ask_ccert=no",
       "  -o smtpd_tls_req_ccert=no",
-      svc("pickup", "unix", "n", "-", "60", "1", "pickup"),
-      svc("cleanup", "unix", "n", "-", "-", "0", "cleanup"),
-      svc("qmgr", "unix", "n", "-", "300", "1", "qmgr"),
-      svc("tlsmgr", "unix", "-", "-", "1000?", "1", "tlsmgr"),
-      svc("rewrite", "unix", "-", "-", "-", "-", "trivial-rewrite"),
-      svc("bounce", "unix", "-", "-", "-", "0", "bounce"),
-      svc("defer", "unix", "-", "-", "-", "0", "bounce"),
-      svc("trace", "unix", "-", "-", "-", "0", "bounce"),
-      svc("verify", "unix", "-", "-", "-", "1", "verify"),
-      svc("flush", "unix", "n", "-", "1000?", "0", "flush"),
-      svc("proxymap", "unix", "-", "-", "-", "-", "proxymap"),
-      svc("showq", "unix", "n", "-", "-", "-", "showq"),
-      svc("error", "unix", "-", "-", "-", "-", "error"),
-      svc("retry", "unix", "-", "-", "-", "-", "error"),
+      ...POSTFIX_CORE_SERVICES.map((x) => masterServiceLine(...x)),
       svc("smtp", "unix", "-", "-", "-", "-", "smtp"),
       svc("virtual", "unix", "-", "n", "-", "-", "virtual"),
-      svc("anvil", "unix", "-", "-", "-", "1", "anvil"),
-      svc("scache", "unix", "-", "-", "-", "1", "scache"),
-      svc("postlog", "unix-dgram", "n", "-", "-", "1", "postlogd"),
       "",
     ].join("\n"),
   );
