@@ -10,12 +10,9 @@
 // (dsn/report.ts) go to the sender: into a local mailbox, or out through
 // this same queue.
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import type { ServerContext } from "../admin/context.js";
-import { deliverToMaildir } from "../delivery/maildir.js";
 import { prependFields } from "../message/headers.js";
-import { resolveMailHosts, createResolver, type MailResolver } from "../dns/resolver.js";
-import { buildDsn, type DsnRecipient } from "../dsn/report.js";
+import { createResolver, type MailResolver } from "../dns/resolver.js";
 import { outboundMetrics } from "../metrics/counters.js";
 import { defaultPartnerOptions } from "../org/store.js";
 import { planOutbound, type OutboundPlan, type Route } from "../policy/outbound.js";
@@ -26,8 +23,10 @@ import { certificateNames } from "../pki/certs.js";
 import type { Verdict } from "../pki/trust/verdict.js";
 import type { OutboundStore, QueuedMessage, QueuedRecipient } from "../queue/outbound-store.js";
 import { delayNoticeDue, isExpired, nextQueueAttempt, expiresAt, type RetrySettings } from "../queue/schedule.js";
-import { newMessageId, type SpoolEnvelope } from "../queue/spool.js";
+import type { SpoolEnvelope } from "../queue/spool.js";
 import { SendSession, SessionError, type SendLogEvent } from "../smtp/send/session.js";
+import { Reports } from "./reports.js";
+import { targetsFor, type Target, type TargetsResult } from "./hosts.js";
 
 /** The server-level settings the manager reads before each pass (Set-TransportServer). */
 export interface OutboundSettings {
@@ -54,12 +53,6 @@ export interface OutboundManagerOptions {
   sessionTimeoutMs?: number;
 }
 
-/** A host to connect to: the name (SNI, logs) and its addresses in order. */
-interface Target {
-  name: string;
-  addresses: string[];
-  port: number;
-}
 
 /** What a look at one host found (Test-Mailflow shows these). */
 export interface HostAttempt {
@@ -100,12 +93,6 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
 }
 
-/** "host", "host:port", "[1.2.3.4]", "[1.2.3.4]:port" → name, port, and whether it is a literal. */
-function parseSmartHost(s: string, defaultPort: number): { name: string; port: number; literal: boolean } {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(s);
-  if (!m) return { name: s, port: defaultPort, literal: false };
-  return { name: m[1] as string, port: m[2] ? Number(m[2]) : defaultPort, literal: s.startsWith("[") || /^[\d.]+$/.test(m[1] as string) };
-}
 
 export class OutboundManager {
   private readonly active = new Map<string, Promise<void>>();
@@ -122,7 +109,11 @@ export class OutboundManager {
   /** The send connector each queue last routed to (for tracking events without a session). */
   private readonly lastConnector = new Map<string, string>();
 
-  constructor(private readonly opts: OutboundManagerOptions) {}
+  private readonly reports: Reports;
+
+  constructor(private readonly opts: OutboundManagerOptions) {
+    this.reports = new Reports(opts);
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 250);
@@ -341,44 +332,10 @@ export class OutboundManager {
     }
   }
 
-  async targets(domain: string, route: Route, settings: OutboundSettings): Promise<
-    | { kind: "ok"; targets: Target[] }
-    | { kind: "temporary"; reason: string }
-    | { kind: "permanent"; status: string; reason: string }
-  > {
-    const c = route.connector;
+  /** The hosts for this domain's mail on this route (hosts.ts), with this server's DNS servers. */
+  targets(domain: string, route: Route, settings: OutboundSettings): Promise<TargetsResult> {
     const resolver = (this.opts.resolver ?? ((s: string[]) => createResolver(s.length > 0 ? s : undefined, { timeoutMs: 5000, tries: 2 })))(settings.externalDnsServers);
-    if (!c.dnsRoutingEnabled && c.smartHosts.length > 0) {
-      const out: Target[] = [];
-      const errors: string[] = [];
-      for (const s of c.smartHosts) {
-        const h = parseSmartHost(s, c.port);
-        if (h.literal) {
-          out.push({ name: h.name, addresses: [h.name], port: h.port });
-          continue;
-        }
-        try {
-          const found = await resolver.resolveAddresses(h.name);
-          const addrs = [found.ipv4, found.ipv6].flatMap((r) => (r.status === "fulfilled" ? r.value : []));
-          if (addrs.length > 0) out.push({ name: h.name, addresses: addrs, port: h.port });
-          else errors.push(`${h.name}: no address`);
-        } catch (e) {
-          errors.push(`${h.name}: ${(e as Error).message}`);
-        }
-      }
-      return out.length > 0 ? { kind: "ok", targets: out } : { kind: "temporary", reason: `no smart host of the send connector ${c.name} could be resolved (${errors.join("; ")})` };
-    }
-    const r = await resolveMailHosts(domain, resolver);
-    switch (r.kind) {
-      case "hosts":
-        return { kind: "ok", targets: r.hosts.map((h) => ({ name: h.name, addresses: h.addresses, port: c.port })) };
-      case "null-mx":
-        return { kind: "permanent", status: "5.1.10", reason: `${domain} accepts no mail (null MX, RFC 7505)` };
-      case "no-such-domain":
-        return { kind: "permanent", status: "5.1.2", reason: `the domain ${domain} does not exist (${r.detail})` };
-      default:
-        return { kind: "temporary", reason: `DNS lookup for ${domain} failed: ${r.detail}` };
-    }
+    return targetsFor(domain, route, resolver);
   }
 
   /**
@@ -603,102 +560,15 @@ export class OutboundManager {
 
   /** Recipients failed for good: a non-delivery report (as their NOTIFY asks), then out of the queue. */
   private async fail(m: QueuedMessage, recips: QueuedRecipient[], status: string, reason: string, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): Promise<void> {
-    const body = this.opts.store.body(m.id) ?? Buffer.alloc(0);
-    const now = new Date();
-    const dsnRecipients: DsnRecipient[] = recips.map((r) => {
-      const reply = replies?.find((x) => x.address === r.address);
-      return {
-        address: r.address,
-        ...(r.orcpt ? { orcpt: r.orcpt } : {}),
-        ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
-        status,
-        action: "failed",
-        diagnostic: reply ? `smtp; ${reply.response}` : /certificate|TLS|STARTTLS|Domain Security|domain-secured/i.test(reason) ? `x-domain-security; ${reason}` : `x-sealpost; ${reason}`,
-        ...(remoteMta ? { remoteMta } : {}),
-        ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
-      };
-    });
-    await this.report(m, body, "failure", dsnRecipients, reason, now);
+    await this.reports.failure(m, recips, status, reason, remoteMta, replies);
     this.opts.store.complete(m.id, recips.map((r) => r.address));
     outboundMetrics.bounced.inc();
     this.track(m, "FAIL", recips.map((r) => r.address), reason);
   }
 
   private async delayNotice(m: QueuedMessage, retry: RetrySettings): Promise<void> {
-    const body = this.opts.store.body(m.id) ?? Buffer.alloc(0);
-    const now = new Date();
-    const until = expiresAt({ arrivedAt: m.arrivedAt, attempts: 0, delayNotified: false }, retry);
-    const recips: DsnRecipient[] = m.recipients.map((r) => ({
-      address: r.address,
-      ...(r.orcpt ? { orcpt: r.orcpt } : {}),
-      ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
-      status: "4.4.7",
-      action: "delayed",
-      ...(r.lastError ? { diagnostic: `x-sealpost; ${r.lastError}` } : {}),
-      ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
-      willRetryUntil: until,
-    }));
-    await this.report(m, body, "delay", recips, m.recipients[0]?.lastError || "delivery is delayed", now);
+    await this.reports.delay(m, retry);
     this.opts.store.markDelayNotified(m.id, m.recipients.map((r) => r.address));
-  }
-
-  private async report(m: QueuedMessage, body: Buffer, kind: "failure" | "delay", recipients: DsnRecipient[], reason: string, now: Date): Promise<void> {
-    const env = m.envelope;
-    const dsn = buildDsn({
-      kind,
-      reportingMta: this.opts.ctx.serverName,
-      originalSender: env.mailFrom,
-      ...(env.mailParams.envid ? { envid: env.mailParams.envid } : {}),
-      ...(env.mailParams.ret === "FULL" || env.mailParams.ret === "HDRS" ? { ret: env.mailParams.ret } : {}),
-      arrivalDate: m.arrivedAt,
-      now,
-      recipients,
-      originalMessage: body,
-      messageIdDomain: this.opts.ctx.serverName,
-      humanReason: kind === "failure" ? `The reason: ${reason}` : `The reason so far: ${reason}`,
-    });
-    if (!dsn) return;
-    await this.submit(dsn.rcptTo, dsn.message, dsn.eightBit);
-    this.opts.tracking.write({
-      eventId: "DSN",
-      messageId: m.messageId,
-      internalId: m.id,
-      sender: "",
-      recipients: [dsn.rcptTo],
-      connector: "",
-      sessionId: "",
-      serverHostname: this.opts.ctx.serverName,
-      clientIp: "",
-      detail: `${kind === "failure" ? "non-delivery" : "delay"} report for ${recipients.map((r) => r.address).join(", ")}: ${reason}`,
-    });
-  }
-
-  /** A message we generate (a report): into a local mailbox, or into the outbound queue. */
-  private async submit(rcpt: string, message: Buffer, eightBit: boolean): Promise<void> {
-    const { ctx, store } = this.opts;
-    const domain = domainOf(rcpt);
-    const [domains, mailboxes] = await Promise.all([ctx.org.listAcceptedDomains(), ctx.org.listMailboxes()]);
-    const accepted = domains.find((a) => a.domainName === domain) ?? domains.find((a) => a.domainName.startsWith("*.") && domain.endsWith(a.domainName.slice(1)));
-    if (accepted?.domainType === "Authoritative") {
-      const mailbox = mailboxes.find((b) => b.primarySmtpAddress.toLowerCase() === rcpt.toLowerCase())?.primarySmtpAddress ?? accepted.catchAllMailbox;
-      if (!mailbox) {
-        this.opts.log(`outbound: a report for ${rcpt} was dropped: no such mailbox`);
-        return;
-      }
-      const at = mailbox.lastIndexOf("@");
-      await deliverToMaildir(path.join(ctx.dir.root, "maildir"), mailbox.slice(at + 1).toLowerCase(), mailbox.slice(0, at), message, { prepend: Buffer.from(`Return-Path: <>\r\nDelivered-To: ${rcpt}\r\n`) });
-      return;
-    }
-    const envelope: SpoolEnvelope = {
-      receivedAt: new Date().toISOString(),
-      mailFrom: "",
-      rcptTo: [{ address: rcpt, params: {} }],
-      mailParams: { size: message.length, ...(eightBit ? { body: "8BITMIME" } : {}) },
-      connector: "",
-      sessionId: "",
-      meta: { messageId: /^message-id:\s*(.+)$/im.exec(message.toString("latin1", 0, 4096))?.[1]?.trim() ?? "" },
-    };
-    store.insertAll([{ id: newMessageId(), envelope, body: message, recipients: [rcpt] }]);
   }
 
   private track(m: QueuedMessage, eventId: TrackingEvent["eventId"], recipients: string[], detail: string, v?: Verified): void {

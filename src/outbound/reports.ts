@@ -1,0 +1,114 @@
+// The reports the queue manager sends: RFC 3464 non-delivery and delay
+// reports (dsn/report.ts builds them) to the original sender, into a local
+// mailbox or out through the outbound queue, with a DSN tracking event.
+import path from "node:path";
+import type { ServerContext } from "../admin/context.js";
+import { deliverToMaildir } from "../delivery/maildir.js";
+import { buildDsn, type DsnRecipient } from "../dsn/report.js";
+import type { MessageTracking } from "../protolog/tracking.js";
+import type { OutboundStore, QueuedMessage, QueuedRecipient } from "../queue/outbound-store.js";
+import { expiresAt, type RetrySettings } from "../queue/schedule.js";
+import { newMessageId, type SpoolEnvelope } from "../queue/spool.js";
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
+}
+
+export class Reports {
+  constructor(private readonly opts: { ctx: ServerContext; store: OutboundStore; tracking: MessageTracking; log: (line: string) => void }) {}
+
+  /** A non-delivery report for these recipients (those whose NOTIFY asks for one). */
+  async failure(m: QueuedMessage, recips: QueuedRecipient[], status: string, reason: string, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): Promise<void> {
+    const body = this.opts.store.body(m.id) ?? Buffer.alloc(0);
+    const dsnRecipients: DsnRecipient[] = recips.map((r) => {
+      const reply = replies?.find((x) => x.address === r.address);
+      return {
+        address: r.address,
+        ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+        ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
+        status,
+        action: "failed",
+        diagnostic: reply ? `smtp; ${reply.response}` : /certificate|TLS|STARTTLS|Domain Security|domain-secured/i.test(reason) ? `x-domain-security; ${reason}` : `x-sealpost; ${reason}`,
+        ...(remoteMta ? { remoteMta } : {}),
+        ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
+      };
+    });
+    await this.send(m, body, "failure", dsnRecipients, reason, new Date());
+  }
+
+  /** A delay report for the message's recipients in this queue. */
+  async delay(m: QueuedMessage, retry: RetrySettings): Promise<void> {
+    const body = this.opts.store.body(m.id) ?? Buffer.alloc(0);
+    const until = expiresAt({ arrivedAt: m.arrivedAt, attempts: 0, delayNotified: false }, retry);
+    const recips: DsnRecipient[] = m.recipients.map((r) => ({
+      address: r.address,
+      ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+      ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
+      status: "4.4.7",
+      action: "delayed",
+      ...(r.lastError ? { diagnostic: `x-sealpost; ${r.lastError}` } : {}),
+      ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
+      willRetryUntil: until,
+    }));
+    await this.send(m, body, "delay", recips, m.recipients[0]?.lastError || "delivery is delayed", new Date());
+  }
+
+  private async send(m: QueuedMessage, body: Buffer, kind: "failure" | "delay", recipients: DsnRecipient[], reason: string, now: Date): Promise<void> {
+    const env = m.envelope;
+    const dsn = buildDsn({
+      kind,
+      reportingMta: this.opts.ctx.serverName,
+      originalSender: env.mailFrom,
+      ...(env.mailParams.envid ? { envid: env.mailParams.envid } : {}),
+      ...(env.mailParams.ret === "FULL" || env.mailParams.ret === "HDRS" ? { ret: env.mailParams.ret } : {}),
+      arrivalDate: m.arrivedAt,
+      now,
+      recipients,
+      originalMessage: body,
+      messageIdDomain: this.opts.ctx.serverName,
+      humanReason: kind === "failure" ? `The reason: ${reason}` : `The reason so far: ${reason}`,
+    });
+    if (!dsn) return;
+    await this.submit(dsn.rcptTo, dsn.message, dsn.eightBit);
+    this.opts.tracking.write({
+      eventId: "DSN",
+      messageId: m.messageId,
+      internalId: m.id,
+      sender: "",
+      recipients: [dsn.rcptTo],
+      connector: "",
+      sessionId: "",
+      serverHostname: this.opts.ctx.serverName,
+      clientIp: "",
+      detail: `${kind === "failure" ? "non-delivery" : "delay"} report for ${recipients.map((r) => r.address).join(", ")}: ${reason}`,
+    });
+  }
+
+  /** A message we generate (a report): into a local mailbox, or into the outbound queue. */
+  private async submit(rcpt: string, message: Buffer, eightBit: boolean): Promise<void> {
+    const { ctx, store } = this.opts;
+    const domain = domainOf(rcpt);
+    const [domains, mailboxes] = await Promise.all([ctx.org.listAcceptedDomains(), ctx.org.listMailboxes()]);
+    const accepted = domains.find((a) => a.domainName === domain) ?? domains.find((a) => a.domainName.startsWith("*.") && domain.endsWith(a.domainName.slice(1)));
+    if (accepted?.domainType === "Authoritative") {
+      const mailbox = mailboxes.find((b) => b.primarySmtpAddress.toLowerCase() === rcpt.toLowerCase())?.primarySmtpAddress ?? accepted.catchAllMailbox;
+      if (!mailbox) {
+        this.opts.log(`outbound: a report for ${rcpt} was dropped: no such mailbox`);
+        return;
+      }
+      const at = mailbox.lastIndexOf("@");
+      await deliverToMaildir(path.join(ctx.dir.root, "maildir"), mailbox.slice(at + 1).toLowerCase(), mailbox.slice(0, at), message, { prepend: Buffer.from(`Return-Path: <>\r\nDelivered-To: ${rcpt}\r\n`) });
+      return;
+    }
+    const envelope: SpoolEnvelope = {
+      receivedAt: new Date().toISOString(),
+      mailFrom: "",
+      rcptTo: [{ address: rcpt, params: {} }],
+      mailParams: { size: message.length, ...(eightBit ? { body: "8BITMIME" } : {}) },
+      connector: "",
+      sessionId: "",
+      meta: { messageId: /^message-id:\s*(.+)$/im.exec(message.toString("latin1", 0, 4096))?.[1]?.trim() ?? "" },
+    };
+    store.insertAll([{ id: newMessageId(), envelope, body: message, recipients: [rcpt] }]);
+  }
+}
