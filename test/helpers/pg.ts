@@ -66,11 +66,13 @@ export interface StartOptions {
   /** Initialise the folder (default true). */
   init?: boolean;
   port?: number;
+  /** Start an embedded server even when SEALPOST_TEST_PG_URL names one (the fleet benchmark). */
+  embedded?: boolean;
 }
 
 export async function startTestPg(opts: StartOptions = {}): Promise<TestPg> {
   const external = process.env.SEALPOST_TEST_PG_URL;
-  if (external && !opts.dataDir) {
+  if (external && !opts.dataDir && !opts.embedded) {
     return {
       adminUrl: external,
       host: new URL(external).hostname,
