@@ -35,6 +35,11 @@ export interface VerifyOptions {
   role: Role;
   requireClientAuthEku?: boolean;
   revocationMode?: "Hard" | "Soft";
+  /**
+   * Accept signatures below SHA-256 and keys below RSA-2048 / P-256 in the
+   * chain, as warnings (a per-partner setting; off by default).
+   */
+  allowWeakCrypto?: boolean;
 }
 
 export interface PartnerRules {
