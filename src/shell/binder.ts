@@ -1,7 +1,8 @@
 // Binds a parsed command's elements to a cmdlet's declared parameters, the
 // way PowerShell does for the forms Exchange's documentation uses: names are
 // case-insensitive and may be shortened to a unique prefix, switches take no
-// value (or -Name:$True/$False), positional values fill positional
+// value (or -Name:$True/$False) while Boolean parameters always need one
+// (-Name $true, -Name:$false), positional values fill positional
 // parameters in order, and pipeline objects fill parameters that accept a
 // property of the same name. Every failure names the parameter and nothing
 // runs.
@@ -68,14 +69,14 @@ export function bindElements(cmdlet: string, params: ParamDef[], elements: Eleme
       continue;
     }
     if (def.type === "bool" && !el.value) {
-      // Exchange writes "-PrivateKeyExportable $true"; a bare "-Name" means $True.
+      // Exchange writes "-PrivateKeyExportable $true". A Boolean parameter
+      // (unlike a switch) always needs its value, as in PowerShell: a bare
+      // "-Name" is what a Unix shell leaves of "-Name $false" inside double
+      // quotes, and taking it as $True would invert the setting.
       const next = elements[i + 1];
-      if (next?.kind === "value" && isBoolLiteral(next.value)) {
-        bound.set(def, next.value);
-        i++;
-      } else {
-        bound.set(def, true);
-      }
+      if (next?.kind !== "value") bindError("SHELL_MISSING_PARAMETER", cmdlet, missingBooleanMessage(def.name));
+      bound.set(def, next.value);
+      i++;
       continue;
     }
     if (el.value) {
@@ -98,8 +99,15 @@ export function bindElements(cmdlet: string, params: ParamDef[], elements: Eleme
   return bound;
 }
 
-function isBoolLiteral(v: Value): boolean {
-  return v.type === "bool" || (v.type === "string" && /^(true|false)$/i.test(v.text));
+/**
+ * The refusal of a Boolean parameter without a value. It names the Unix-shell
+ * pitfall because that is how the value usually went missing.
+ */
+export function missingBooleanMessage(name: string): string {
+  return (
+    `The parameter -${name} is a Boolean and needs a value: give -${name} $true or -${name} $false (or -${name}:$false); nothing was changed. ` +
+    `A Unix shell replaces $true and $false inside double quotes with nothing: put the line in single quotes, sealpost shell -c '... -${name} $false'.`
+  );
 }
 
 export function describeType(t: ParamType): string {

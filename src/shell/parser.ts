@@ -100,8 +100,19 @@ class Parser {
     const name = this.s.slice(start, this.i);
     if (this.peek() === ":") {
       this.i++;
+      const colonEnd = this.i;
       this.skipSpace();
-      if (this.i >= this.s.length || this.peek() === "|") fail(`The parameter -${name}: has no value after ':'`, this.i);
+      // "-Name:" then nothing, a pipe, a ')' or (after a space) another
+      // parameter: what a Unix shell leaves of "-Name:$false" inside double quotes.
+      const next = this.peek();
+      const paramNext = this.i > colonEnd && next === "-" && /[A-Za-z]/.test(this.s[this.i + 1] ?? "");
+      if (next === undefined || next === "|" || next === ")" || paramNext) {
+        fail(
+          `The parameter -${name}: has no value after ':'. Give its value, e.g. -${name}:$true or -${name}:$false; nothing was changed. ` +
+            `A Unix shell replaces $true and $false inside double quotes with nothing: put the line in single quotes, sealpost shell -c '... -${name}:$false'`,
+          this.i,
+        );
+      }
       return { kind: "param", name, value: this.parseListValue() };
     }
     const next = this.peek();

@@ -177,7 +177,7 @@ export const certificateCmdlets: CmdletDef[] = [
     synopsis: "Removes a certificate or pending request and its private key from this server.",
     params: [
       { name: "Thumbprint", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Identity"] },
-      { name: "Confirm", type: "bool" },
+      { name: "Confirm", type: "switch" },
     ],
     async run(args, ctx) {
       await ctx.api.certificates.removeCertificate(args.Thumbprint as string);

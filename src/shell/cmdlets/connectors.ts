@@ -61,7 +61,7 @@ export const connectorCmdlets: CmdletDef[] = [
     synopsis: "Removes a receive connector.",
     params: [
       { name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true },
-      { name: "Confirm", type: "bool" },
+      { name: "Confirm", type: "switch" },
     ],
     async run(args, ctx) {
       await ctx.api.connectors.remove(args.Identity as string);

@@ -40,7 +40,7 @@ export const queueCmdlets: CmdletDef[] = [
   {
     name: "Suspend-Queue",
     synopsis: "Stops delivery from a queue until Resume-Queue.",
-    params: [identity, { name: "Confirm", type: "bool" }],
+    params: [identity, { name: "Confirm", type: "switch" }],
     async run(args, ctx) {
       ctx.api.queues.suspendQueue(args.Identity as string);
       return [];
@@ -49,7 +49,7 @@ export const queueCmdlets: CmdletDef[] = [
   {
     name: "Resume-Queue",
     synopsis: "Resumes a suspended queue (and tries it now).",
-    params: [identity, { name: "Confirm", type: "bool" }],
+    params: [identity, { name: "Confirm", type: "switch" }],
     async run(args, ctx) {
       ctx.api.queues.resumeQueue(args.Identity as string);
       return [];
@@ -58,7 +58,7 @@ export const queueCmdlets: CmdletDef[] = [
   {
     name: "Remove-Message",
     synopsis: "Removes a queued message with a non-delivery report to its sender (Exchange's default), or without one (-WithNDR $false).",
-    params: [identity, { name: "WithNDR", type: "bool" }, { name: "Confirm", type: "bool" }],
+    params: [identity, { name: "WithNDR", type: "bool" }, { name: "Confirm", type: "switch" }],
     async run(args, ctx) {
       ctx.api.queues.removeMessage(args.Identity as string, args.WithNDR !== false);
       return [];

@@ -61,7 +61,7 @@ export const sendConnectorCmdlets: CmdletDef[] = [
     synopsis: "Removes a send connector.",
     params: [
       { name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Name"] },
-      { name: "Confirm", type: "bool" },
+      { name: "Confirm", type: "switch" },
     ],
     async run(args, ctx) {
       await ctx.api.sendConnectors.remove(args.Identity as string);

@@ -83,7 +83,7 @@ export const transportCmdlets: CmdletDef[] = [
     synopsis: "Removes an accepted domain.",
     params: [
       { name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Name"] },
-      { name: "Confirm", type: "bool" },
+      { name: "Confirm", type: "switch" },
     ],
     async run(args, ctx) {
       await ctx.api.transport.removeAcceptedDomain(args.Identity as string);
@@ -116,7 +116,7 @@ export const transportCmdlets: CmdletDef[] = [
     synopsis: "Removes a local mailbox (its Maildir stays on disk).",
     params: [
       { name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["PrimarySmtpAddress"] },
-      { name: "Confirm", type: "bool" },
+      { name: "Confirm", type: "switch" },
     ],
     async run(args, ctx) {
       await ctx.api.transport.removeMailbox(args.Identity as string);

@@ -32,7 +32,7 @@ function trustCmdlets(kind: TrustedKind, noun: string): CmdletDef[] {
       synopsis: `Removes a trusted ${kind} certificate from the organization's trust.`,
       params: [
         { name: "Thumbprint", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Identity"] },
-        { name: "Confirm", type: "bool" },
+        { name: "Confirm", type: "switch" },
       ],
       async run(args, ctx) {
         await ctx.api.trust.remove(kind, args.Thumbprint as string);

@@ -33,9 +33,32 @@ test("positional identity, switches and Exchange's boolean forms", () => {
   assert.deepEqual(b.get("Thumbprint"), { type: "string", text: "AB12", quoted: false });
   assert.equal(b.get("Force"), true);
   assert.deepEqual(b.get("PrivateKeyExportable"), { type: "bool", value: true });
-  const bare = bind("Test-Cmd -PrivateKeyExportable -Force:$false");
-  assert.equal(bare.get("PrivateKeyExportable"), true);
-  assert.deepEqual(bare.get("Force"), { type: "bool", value: false });
+  const colon = bind("Test-Cmd -PrivateKeyExportable:$false -Force:$false");
+  assert.deepEqual(colon.get("PrivateKeyExportable"), { type: "bool", value: false });
+  assert.deepEqual(colon.get("Force"), { type: "bool", value: false });
+  for (const v of ["1", "0", "true", "FALSE"]) {
+    assert.deepEqual(bind(`Test-Cmd -PrivateKeyExportable ${v}`).get("PrivateKeyExportable"), { type: "string", text: v, quoted: false });
+  }
+});
+
+test("a Boolean parameter without a value is refused (a switch is not)", () => {
+  const refused = (line: string) =>
+    assert.throws(
+      () => bind(line),
+      (e: unknown) => isSealpostError(e, "SHELL_MISSING_PARAMETER") && /-PrivateKeyExportable is a Boolean/.test(e.message) && /single quotes/.test(e.message),
+      line,
+    );
+  refused("Test-Cmd -PrivateKeyExportable");
+  refused("Test-Cmd -PrivateKeyExportable -Force");
+  refused("Test-Cmd AB12 -PrivateKeyExportable -Services SMTP");
+  // "-PrivateKeyExportable:" (what a Unix shell leaves of ":$false") is a syntax error naming the parameter.
+  for (const line of ["Test-Cmd -PrivateKeyExportable:", "Test-Cmd -PrivateKeyExportable: -Force", "Test-Cmd -PrivateKeyExportable: | Get-X"]) {
+    assert.throws(() => bind(line), (e: unknown) => isSealpostError(e, "SHELL_SYNTAX") && /-PrivateKeyExportable: has no value/.test(e.message) && /single quotes/.test(e.message), line);
+  }
+  // A value that is not a Boolean is bound and then refused by the conversion, naming the parameter.
+  const pke = params.find((p) => p.name === "PrivateKeyExportable") as ParamDef;
+  assert.throws(() => convertValue("Test-Cmd", pke, "AB12"), /Cannot bind parameter -PrivateKeyExportable: 'AB12' is not a boolean/);
+  assert.equal(bind("Test-Cmd -Force").get("Force"), true);
 });
 
 test("errors name the parameter", () => {
