@@ -16,6 +16,7 @@
 // Node's Resolver.setServers() quietly wraps an out-of-range port
 // ("127.0.0.1:99999" becomes port 34463) and aborts the whole process on
 // port 0, so createResolver() validates entries itself before handing them on.
+import { parseWireDomain } from "../pki/domain.js";
 import { isIPv4, isIPv6 } from "node:net";
 import { Resolver } from "node:dns/promises";
 import * as dns from "node:dns";
@@ -180,9 +181,10 @@ function describe(err: unknown): string {
   return typeof code === "string" ? code : err instanceof Error ? err.message : String(err);
 }
 
-function normalizeHost(name: string): string {
-  const n = name.toLowerCase();
-  return n.endsWith(".") ? n.slice(0, -1) : n;
+/** An MX host name from a DNS answer in A-label form (the peer rules of pki/domain.ts); undefined when it is not a valid host name. */
+function normalizeHost(name: string): string | undefined {
+  const r = parseWireDomain(name, { allowSingleLabel: true });
+  return r.ok ? r.domain : undefined;
 }
 
 function addressesOf(lookup: AddressLookup): string[] {
@@ -267,7 +269,7 @@ export async function resolveMailHosts(
   const seen = new Set<string>();
   for (const r of orderMx(records, random)) {
     const name = normalizeHost(r.exchange);
-    if (seen.has(name)) continue; // keep the most preferred entry of a repeated host
+    if (name === undefined || seen.has(name)) continue; // an MX that is no valid host name is never contacted; a repeated host keeps its most preferred entry
     seen.add(name);
     ordered.push({ exchange: name, priority: r.priority });
   }

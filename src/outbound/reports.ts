@@ -1,6 +1,8 @@
 // The reports the queue manager sends: RFC 3464 non-delivery and delay
 // reports (dsn/report.ts builds them) to the original sender, into a local
 // mailbox or out through the outbound queue, with a DSN tracking event.
+import { addressDomain } from "../message/address.js";
+import { acceptedDomainFor, mailboxFor } from "../policy/recipient.js";
 import path from "node:path";
 import type { ServerContext } from "../admin/context.js";
 import { deliverToMaildir } from "../delivery/maildir.js";
@@ -10,9 +12,6 @@ import type { OutboundStore, QueuedMessage, QueuedRecipient } from "../queue/out
 import { expiresAt, type RetrySettings } from "../queue/schedule.js";
 import { newMessageId, type SpoolEnvelope } from "../queue/spool.js";
 
-function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
-}
 
 export class Reports {
   constructor(private readonly opts: { ctx: ServerContext; store: OutboundStore; tracking: MessageTracking; log: (line: string) => void }) {}
@@ -87,11 +86,17 @@ export class Reports {
   /** A message we generate (a report): into a local mailbox, or into the outbound queue. */
   private async submit(rcpt: string, message: Buffer, eightBit: boolean): Promise<void> {
     const { ctx, store } = this.opts;
-    const domain = domainOf(rcpt);
+    const d = addressDomain(rcpt);
+    if (d.kind !== "domain") {
+      this.opts.log(`outbound: a report for ${rcpt} was dropped: ${d.kind === "invalid" ? d.reason : "no domain to send it to"}`);
+      return;
+    }
+    const domain = d.domain;
     const [domains, mailboxes] = await Promise.all([ctx.org.listAcceptedDomains(), ctx.org.listMailboxes()]);
-    const accepted = domains.find((a) => a.domainName === domain) ?? domains.find((a) => a.domainName.startsWith("*.") && domain.endsWith(a.domainName.slice(1)));
+    const accepted = acceptedDomainFor(domains, domain);
     if (accepted?.domainType === "Authoritative") {
-      const mailbox = mailboxes.find((b) => b.primarySmtpAddress.toLowerCase() === rcpt.toLowerCase())?.primarySmtpAddress ?? accepted.catchAllMailbox;
+      const known = new Set(mailboxes.map((b) => b.primarySmtpAddress.toLowerCase()));
+      const mailbox = mailboxFor(accepted, rcpt, domain, (a) => known.has(a));
       if (!mailbox) {
         this.opts.log(`outbound: a report for ${rcpt} was dropped: no such mailbox`);
         return;

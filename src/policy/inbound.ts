@@ -2,6 +2,8 @@
 // the lists, the connector, the session's TLS facts and the trust layer's
 // verdict; the output is a decision with a stable code, a reason, and the
 // SMTP reply to send. One place maps decisions to replies.
+import { addressDomain } from "../message/address.js";
+import { matchListEntry } from "../pki/domain.js";
 import type { Verdict, VerdictCode } from "../pki/trust/verdict.js";
 
 export type RefusalMode = "Temporary" | "Permanent";
@@ -12,7 +14,7 @@ export interface PolicyReply {
   text: string;
 }
 
-export type DecisionCode = "NOT_DOMAIN_SECURE_CONNECTOR" | "NOT_A_PARTNER" | "NULL_SENDER" | "TLS_REQUIRED" | VerdictCode;
+export type DecisionCode = "INVALID_SENDER_DOMAIN" | "NOT_DOMAIN_SECURE_CONNECTOR" | "NOT_A_PARTNER" | "NULL_SENDER" | "TLS_REQUIRED" | VerdictCode;
 
 export interface InboundDecision {
   action: "accept" | "refuse";
@@ -33,17 +35,15 @@ export interface ConnectorFacts {
   tlsAuth: boolean;
 }
 
-/** The receive-list entry that makes `domain` a partner: exact, or "*.P" for a subdomain of P. */
+/** The receive-list entry that makes `domain` (A-labels) a partner: exact, or "*.P" for any subdomain of P. */
 export function partnerEntry(domain: string, list: string[]): string | undefined {
-  const d = domain.toLowerCase();
-  if (list.includes(d)) return d;
-  return list.find((e) => e.startsWith("*.") && d.endsWith(e.slice(1)));
+  return matchListEntry(domain, list);
 }
 
-/** Domain part of an address, lower-cased ("" for the null reverse-path or no "@"). */
-export function domainOf(address: string): string {
-  const at = address.lastIndexOf("@");
-  return at < 0 ? "" : address.slice(at + 1).toLowerCase();
+/** The sender's domain in A-label form ("" for none or an address literal); undefined when it is not a valid domain. */
+export function senderDomain(address: string): string | undefined {
+  const d = addressDomain(address);
+  return d.kind === "domain" ? d.domain : d.kind === "invalid" ? undefined : "";
 }
 
 const ACCEPT: PolicyReply = { code: 250, enhanced: "2.1.0", text: "Sender OK" };
@@ -87,12 +87,19 @@ export interface MailFromInput {
 export function verdictNeeded(sender: string, connector: ConnectorFacts, receiveList: string[], tls: boolean): { domain: string; partner: string } | "null-path" | undefined {
   if (!connector.domainSecureEnabled || !connector.tlsAuth || !tls) return undefined;
   if (sender === "") return "null-path";
-  const domain = domainOf(sender);
+  const domain = senderDomain(sender);
+  if (!domain) return undefined;
   const partner = partnerEntry(domain, receiveList);
   return partner ? { domain, partner } : undefined;
 }
 
 export function decideMailFrom(i: MailFromInput): InboundDecision {
+  const d = addressDomain(i.sender);
+  if (d.kind === "invalid") {
+    // Never "not a partner": the same name might be a partner in another spelling.
+    const reason = `the sender's domain is not a valid domain name (${d.reason})`;
+    return { action: "refuse", domainSecured: false, code: "INVALID_SENDER_DOMAIN", reason, reply: { code: 501, enhanced: "5.1.7", text: `Bad sender address syntax: ${reason}` } };
+  }
   if (!i.connector.domainSecureEnabled || !i.connector.tlsAuth) {
     return accept("NOT_DOMAIN_SECURE_CONNECTOR", "Domain Security is not enabled on this connector.");
   }
@@ -102,8 +109,8 @@ export function decideMailFrom(i: MailFromInput): InboundDecision {
     }
     return accept("NULL_SENDER", "Null reverse-path without a partner certificate: normal mail.");
   }
-  const domain = domainOf(i.sender);
-  const partner = partnerEntry(domain, i.receiveList);
+  const domain = d.kind === "domain" ? d.domain : "";
+  const partner = domain ? partnerEntry(domain, i.receiveList) : undefined;
   if (!partner) return accept("NOT_A_PARTNER", `${domain} is not a Domain Security partner: normal mail.`);
   const refuse = (kind: "tls" | "verdict", code: DecisionCode, reason: string): InboundDecision => {
     if (i.mode === "ReportOnly") {

@@ -3,6 +3,7 @@
 // most specific address space, then the lowest cost), and whether that
 // connector may carry a send partner's mail at all. A partner's mail that the
 // chosen connector cannot carry is held, never sent another way.
+import { matchListEntry } from "../pki/domain.js";
 import type { AddressSpace, SendConnector } from "../org/model.js";
 
 /** How specific an address space is for `domain`: -1 no match; higher is more specific. */
@@ -49,11 +50,9 @@ export function domainSecureBlocker(c: SendConnector): string | undefined {
   return undefined;
 }
 
-/** The send-list entry that makes `domain` a send partner: exact, or "*.P" for a subdomain of P. */
+/** The send-list entry that makes `domain` (A-labels, the queue's key) a send partner: exact, or "*.P" for any subdomain of P. */
 export function sendPartnerEntry(domain: string, list: string[]): string | undefined {
-  const d = domain.toLowerCase();
-  if (list.includes(d)) return d;
-  return list.find((e) => e.startsWith("*.") && d.endsWith(e.slice(1)));
+  return matchListEntry(domain, list);
 }
 
 export type OutboundPlan =

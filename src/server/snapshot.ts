@@ -8,6 +8,7 @@ import { effectiveAuthservId } from "../admin/transport.js";
 import { defaultPartnerOptions, type PartnerOptions } from "../org/store.js";
 import type { AcceptedDomain, ReceiveConnector, TransportConfig } from "../org/model.js";
 import { ipMatcher } from "../org/validate.js";
+import { acceptedDomainFor as acceptedDomainIn } from "../policy/recipient.js";
 
 export interface ConnectorRuntime {
   config: ReceiveConnector;
@@ -93,8 +94,7 @@ export async function loadSnapshot(ctx: ServerContext, version: string, opts: Sn
   };
 }
 
-/** The accepted domain covering `domain` (exact first, then "*.parent"). */
+/** The accepted domain covering `domain` (A-labels; exact first, then the most specific "*.parent"). */
 export function acceptedDomainFor(s: Snapshot, domain: string): AcceptedDomain | undefined {
-  const d = domain.toLowerCase();
-  return s.acceptedDomains.find((a) => a.domainName === d) ?? s.acceptedDomains.find((a) => a.domainName.startsWith("*.") && d.endsWith(a.domainName.slice(1)));
+  return acceptedDomainIn(s.acceptedDomains, domain);
 }

@@ -1,7 +1,7 @@
 // The inbound Domain Security decision, case by case (SPEC §2 "Inbound").
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decideMailFrom, partnerEntry, verdictNeeded, type MailFromInput } from "../../../src/policy/inbound.js";
+import { decideMailFrom, partnerEntry, senderDomain, verdictNeeded, type MailFromInput } from "../../../src/policy/inbound.js";
 import type { Verdict } from "../../../src/pki/trust/verdict.js";
 
 const ok: Verdict = { ok: true, code: "OK", reason: "fine", warnings: [], checks: [], chain: [], thumbprint: "AB" };
@@ -74,7 +74,8 @@ test("the null reverse-path is decided by the session's certificate", () => {
 });
 
 test("list entries: exact domains, and *.P for subdomains only; what needs a verdict", () => {
-  assert.equal(partnerEntry("WoodgroveBank.com", base.receiveList), "woodgrovebank.com");
+  assert.equal(partnerEntry(senderDomain("a@WoodgroveBank.com") as string, base.receiveList), "woodgrovebank.com");
+  assert.equal(partnerEntry("a.b.eu.fabrikam.com", base.receiveList), "*.fabrikam.com", "a list entry covers any depth");
   assert.equal(partnerEntry("mail.woodgrovebank.com", base.receiveList), undefined);
   assert.equal(partnerEntry("eu.fabrikam.com", base.receiveList), "*.fabrikam.com");
   assert.equal(partnerEntry("fabrikam.com", base.receiveList), undefined);
