@@ -216,6 +216,11 @@ function jsonReplacer(_k: string, v: unknown): unknown {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // What this process creates is private to its user unless given a mode on
+  // purpose: the data folder and its files (0700/0600, also set explicitly
+  // where they are made), logs, queues, maildirs, and the administrator's
+  // output files.
+  process.umask(0o077);
   const program = buildProgram();
   const wantsJson = argv.includes("--json");
   try {

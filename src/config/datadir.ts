@@ -1,8 +1,11 @@
 // The server's data folder and its layout (docs/data-folder.md):
 //   DIR/sealpost.db     local SQLite store (server data + local org config)
 //   DIR/keys/           private keys, one PKCS#8 PEM file each, mode 0600
-// The folder and keys/ are created with mode 0700.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, chmodSync, existsSync, statSync } from "node:fs";
+// The folder and every folder in it are private (0700), every file in it
+// 0600, whoever made them: ensure() tightens what it finds looser (a folder
+// made by hand with mode 0755, files of an earlier release), and the files
+// Sealpost creates get mode 0600 explicitly.
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, chmodSync, existsSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { SealpostError } from "../errors/errors.js";
@@ -28,7 +31,7 @@ export class DataDir {
     return path.join(this.root, "keys");
   }
 
-  /** Creates the folder and its private subfolders if missing. */
+  /** Creates the folder and its private subfolders if missing; makes what is there private (folders 0700, files 0600). */
   ensure(): void {
     try {
       if (existsSync(this.root) && !statSync(this.root).isDirectory()) {
@@ -36,11 +39,23 @@ export class DataDir {
       }
       mkdirSync(this.root, { recursive: true, mode: 0o700 });
       mkdirSync(this.keysDir, { recursive: true, mode: 0o700 });
-      chmodSync(this.keysDir, 0o700);
     } catch (e) {
       if (e instanceof SealpostError) throw e;
       throw new SealpostError("IO_ERROR", `The data folder ${this.root} could not be created: ${(e as Error).message}`, { cause: e });
     }
+    const mode = statSync(this.root).mode & 0o777;
+    if (mode & 0o077) {
+      try {
+        chmodSync(this.root, 0o700);
+      } catch (e) {
+        throw new SealpostError(
+          "IO_ERROR",
+          `The data folder ${this.root} is open to other users (mode ${mode.toString(8).padStart(4, "0")}) and could not be made private (0700): ${(e as Error).message}. Run Sealpost as the folder's owner, or chmod 700 it.`,
+          { cause: e },
+        );
+      }
+    }
+    tightenTree(this.root);
   }
 
   /** Writes a private key file atomically with mode 0600; returns its name relative to keys/. */
@@ -59,6 +74,46 @@ export class DataDir {
   removeKeyFile(name: string): void {
     rmSync(this.keyPath(name), { force: true });
   }
+}
+
+/**
+ * Folders under `dir` to 0700 and files to 0600 where they are looser.
+ * Symbolic links are not followed; an entry that vanishes meanwhile (a
+ * running server renames and removes files) or that this user may not change
+ * is left alone: the private data folder above it already shuts others out.
+ */
+export function tightenTree(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const p = path.join(dir, name);
+    try {
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) continue;
+      if (st.isDirectory()) {
+        if (st.mode & 0o077) chmodSync(p, 0o700);
+        tightenTree(p);
+      } else if (st.mode & 0o077) {
+        chmodSync(p, 0o600);
+      }
+    } catch {
+      // gone, or not ours: see above
+    }
+  }
+}
+
+/**
+ * Makes sure `file` exists with mode 0600 before a library opens it: SQLite
+ * creates a database file with mode 0644 (less the umask) and its -wal and
+ * -shm files with the database file's mode.
+ */
+export function ensurePrivateFile(file: string): void {
+  closeSync(openSync(file, "a", 0o600));
+  if (statSync(file).mode & 0o077) chmodSync(file, 0o600);
 }
 
 /** Write to a temporary file, fsync it, rename over the target, fsync the folder. */

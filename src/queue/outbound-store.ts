@@ -15,6 +15,7 @@
 // enqueue and the spool's done mark enqueues the same message again, harmlessly.
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
+import { ensurePrivateFile } from "../config/datadir.js";
 import path from "node:path";
 import { SealpostError } from "../errors/errors.js";
 import type { SpoolEnvelope } from "./spool.js";
@@ -144,6 +145,8 @@ export class OutboundStore {
   constructor(readonly file: string) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     try {
+      // Mode 0600 before SQLite creates it (its -wal and -shm files take the same mode).
+      ensurePrivateFile(file);
       this.db = new Database(file);
     } catch (e) {
       throw new SealpostError("IO_ERROR", `The outbound queue ${file} could not be opened: ${(e as Error).message}`, { cause: e });

@@ -3,6 +3,7 @@
 // release opens this release's data; this release refuses data written by a
 // newer one rather than guess at it.
 import Database from "better-sqlite3";
+import { ensurePrivateFile } from "../config/datadir.js";
 import { SealpostError } from "../errors/errors.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -13,6 +14,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export function openDatabase(file: string): Db {
   let db: Db;
   try {
+    // Mode 0600 before SQLite creates it (its -wal and -shm files take the same mode).
+    if (file !== ":memory:") ensurePrivateFile(file);
     db = new Database(file);
   } catch (e) {
     throw new SealpostError("IO_ERROR", `The database ${file} could not be opened: ${(e as Error).message}`, { cause: e });
