@@ -3,7 +3,8 @@
 import { readInputFile } from "../config/files.js";
 import type { Command } from "commander";
 import { SealpostError } from "../errors/errors.js";
-import { renderVerdict } from "../shell/cmdlets/partners.js";
+import path from "node:path";
+import { issuerInputs, renderVerdict } from "../shell/cmdlets/partners.js";
 import { formatList, formatTable } from "../shell/format.js";
 import { print, withApi } from "./main.js";
 
@@ -18,7 +19,7 @@ export function registerPartnerCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
         const views = await api.partners.get();
-        print(cmd, views, () => formatTable(views, ["Domain", "NameMatch", "Mode", "RevocationMode", "CertificateNames", "AllowedIssuers"]));
+        print(cmd, views, () => formatTable(views, ["Domain", "NameMatch", "Mode", "RevocationMode", "AllowWeakCrypto", "CertificateNames", "AllowedIssuers"]));
       });
     });
 
@@ -37,17 +38,19 @@ export function registerPartnerCommands(program: Command): void {
     .description("set a partner's options")
     .option("--name-match <mode>", "Exact or Subdomains")
     .option("--certificate-names <names>", "extra names accepted (comma list; replaces)", list)
-    .option("--allowed-issuers <dn>", "allowed issuing CA subject (repeatable; replaces)", (v: string, prev: string[] = []) => [...prev, v])
+    .option("--allowed-issuers <ca>", "pin an issuing CA by key: its certificate file, or the thumbprint of a trusted root or intermediate (repeatable; replaces; \"\" clears)", (v: string, prev: string[] = []) => [...prev, v])
     .option("--mode <mode>", "Enforce or ReportOnly")
     .option("--revocation-mode <mode>", "Hard or Soft")
-    .action(async (domain: string, o: { nameMatch?: string; certificateNames?: string[]; allowedIssuers?: string[]; mode?: string; revocationMode?: string }, cmd: Command) => {
+    .option("--allow-weak-crypto <bool>", "accept SHA-1 signatures and keys below RSA-2048 / P-256 in this partner's chain, as a logged warning (true or false)")
+    .action(async (domain: string, o: { nameMatch?: string; certificateNames?: string[]; allowedIssuers?: string[]; mode?: string; revocationMode?: string; allowWeakCrypto?: string }, cmd: Command) => {
       await withApi(cmd, async (api) => {
         const v = await api.partners.set(domain, {
           ...(o.nameMatch ? { nameMatch: o.nameMatch } : {}),
           ...(o.certificateNames ? { certificateNames: { replace: o.certificateNames } } : {}),
-          ...(o.allowedIssuers ? { allowedIssuers: { replace: o.allowedIssuers } } : {}),
+          ...(o.allowedIssuers ? { allowedIssuers: { replace: issuerInputs(o.allowedIssuers.filter((v) => v.trim() !== ""), (p) => path.resolve(p)) } } : {}),
           ...(o.mode ? { mode: o.mode } : {}),
           ...(o.revocationMode ? { revocationMode: o.revocationMode } : {}),
+          ...(o.allowWeakCrypto !== undefined ? { allowWeakCrypto: o.allowWeakCrypto } : {}),
         });
         print(cmd, v, () => formatList([v]).trim());
       });

@@ -3,6 +3,7 @@
 // (a fleet, with edge sync). Only organization-wide settings live here;
 // certificates, keys and queues belong to each server.
 import os from "node:os";
+import type { AllowedIssuer } from "../pki/trust/issuers.js";
 
 export type TrustedKind = "root" | "intermediate";
 
@@ -29,9 +30,12 @@ export interface PartnerOptions {
   domain: string;
   nameMatch: NameMatchMode;
   certificateNames: string[];
-  allowedIssuers: string[];
+  /** Pinned issuing CAs, by key (empty: any trusted chain). */
+  allowedIssuers: AllowedIssuer[];
   mode: PartnerMode;
   revocationMode: RevocationMode;
+  /** Accept SHA-1 signatures and keys below RSA-2048 / P-256 in the partner's chain, as a logged warning. */
+  allowWeakCrypto: boolean;
 }
 
 /** The administrator recorded in the audit log: SEALPOST_ADMIN, else the OS user. */
@@ -46,7 +50,7 @@ export function defaultAdminName(): string {
 }
 
 export function defaultPartnerOptions(domain: string): PartnerOptions {
-  return { domain, nameMatch: "Exact", certificateNames: [], allowedIssuers: [], mode: "Enforce", revocationMode: "Hard" };
+  return { domain, nameMatch: "Exact", certificateNames: [], allowedIssuers: [], mode: "Enforce", revocationMode: "Hard", allowWeakCrypto: false };
 }
 
 /** One audited change: the configuration version it produced. */

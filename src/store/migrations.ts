@@ -1,6 +1,7 @@
 // Forward migrations of the local database, index i moves version i to i+1.
 // Never edit a released step: add a new one.
 import type Database from "better-sqlite3";
+import { legacyAllowedIssuers } from "../pki/trust/issuers.js";
 
 export const MIGRATIONS: Array<(db: Database.Database) => void> = [
   // 1: server identity, certificate store, the organization's trust settings.
@@ -124,5 +125,25 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
         command  TEXT
       );
     `);
+  },
+  // 7: a partner's allowed issuers are pinned by key ({ spkiSha256, subject,
+  // thumbprint? } entries), not by subject name; the per-partner floor for
+  // weak signatures and keys (-AllowWeakCrypto). An older name becomes the
+  // keys of the trusted roots and intermediates of that name, or else an
+  // entry that matches nothing (Get-DomainSecurePartner flags it): a stored
+  // name never keeps allowing by name.
+  (db) => {
+    db.exec(`ALTER TABLE org_partners ADD COLUMN allow_weak_crypto INTEGER NOT NULL DEFAULT 0 CHECK (allow_weak_crypto IN (0, 1));`);
+    const trusted = (db.prepare("SELECT der FROM org_trusted_certificates ORDER BY kind DESC, added_at, thumbprint").all() as Array<{ der: Buffer }>).map((r) => r.der);
+    const update = db.prepare("UPDATE org_partners SET allowed_issuers = ? WHERE domain = ?");
+    for (const row of db.prepare("SELECT domain, allowed_issuers FROM org_partners").all() as Array<{ domain: string; allowed_issuers: string }>) {
+      let stored: unknown;
+      try {
+        stored = JSON.parse(row.allowed_issuers);
+      } catch {
+        stored = [];
+      }
+      update.run(JSON.stringify(legacyAllowedIssuers(stored, trusted)), row.domain);
+    }
   },
 ];

@@ -183,11 +183,11 @@ describe("inbound Domain Security", () => {
 
   test("4b. issuer not allowed: a pinned partner refuses certificates from other CAs", async () => {
     const api = AdminApi.open(dataDir);
-    await api.partners.set("woodgrovebank.com", { allowedIssuers: { replace: ["CN=Woodgrove Private CA, O=Woodgrove Bank"] } });
+    await api.partners.set("woodgrovebank.com", { allowedIssuers: { replace: [Buffer.from(fabrikam.certPem)] } });
     await api.close();
     await new Promise((r) => setTimeout(r, 400));
     const c = await withWoodgrove(wg, [woodgrove.certPem]);
-    assert.match((await c.cmd("MAIL FROM:<a@woodgrovebank.com>")).text, /^451 4\.7\.5 Domain security: The certificate was issued by CN=Woodgrove Issuing CA, O=Woodgrove Bank, which is not among the allowed issuers for woodgrovebank\.com/);
+    assert.match((await c.cmd("MAIL FROM:<a@woodgrovebank.com>")).text, /^451 4\.7\.5 Domain security: The certificate was issued by CN=Woodgrove Issuing CA, O=Woodgrove Bank \(key SHA-256 [0-9A-F]{64}\), which is not among the allowed issuers for woodgrovebank\.com \(CN=Fabrikam Issuing CA, O=Fabrikam; pinned by key\)/);
     await c.quit();
     const api2 = AdminApi.open(dataDir);
     await api2.partners.set("woodgrovebank.com", { allowedIssuers: { replace: [] } });

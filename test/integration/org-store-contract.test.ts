@@ -15,6 +15,12 @@ import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, type OrgSnapshot, type Org
 import { SqliteOrgStore } from "../../src/org/sqlite/sqlite-org-store.js";
 import { migratePg, PgOrgStore } from "../../src/org/pg/pg-org-store.js";
 import { openDatabase, type Db } from "../../src/store/sqlite.js";
+import Database from "better-sqlite3";
+import { MIGRATIONS } from "../../src/store/migrations.js";
+import { PG_MIGRATIONS } from "../../src/org/pg/migrations.js";
+import { readCertificates } from "../../src/pki/certs.js";
+import { spkiSha256OfDer } from "../../src/pki/trust/issuers.js";
+import { OpenSslCa, opensslSha1 } from "../helpers/openssl-ca.js";
 import { freePort, startTestPg, type TestPg } from "../helpers/pg.js";
 
 interface Instance {
@@ -321,7 +327,7 @@ function contract(name: string, makeStore: () => Promise<Instance>, knownBugs: R
       await rejectsWith(store.removeSendConnector("Partners"), "NOT_FOUND");
     });
 
-    fresh("7. partner options: created with defaults, patched, listed; unknown is undefined", async ({ store }) => {
+    fresh("7. partner options: created with defaults, patched, listed; unknown is undefined", async ({ store, second }) => {
       assert.equal(await store.getPartner("fabrikam.com"), undefined);
       const p1 = await store.setPartner("fabrikam.com", { mode: "ReportOnly" });
       assert.deepEqual(p1, { ...defaultPartnerOptions("fabrikam.com"), mode: "ReportOnly" });
@@ -331,9 +337,21 @@ function contract(name: string, makeStore: () => Promise<Instance>, knownBugs: R
       assert.deepEqual(await store.getPartner("fabrikam.com"), p2);
       const w = await store.setPartner("*.woodgrovebank.com", {});
       assert.deepEqual(w, defaultPartnerOptions("*.woodgrovebank.com"));
-      const a = await store.setPartner("adatum.com", { allowedIssuers: ["CN=Adatum CA"], revocationMode: "Soft" });
-      assert.deepEqual(a, { ...defaultPartnerOptions("adatum.com"), allowedIssuers: ["CN=Adatum CA"], revocationMode: "Soft" });
+      const pins = [
+        { spkiSha256: "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08", subject: "CN=Adatum CA", thumbprint: "A94A8FE5CCB19BA61C4C0873D391E987982FBBD3" },
+        { spkiSha256: "60303AE22B998861BCE3B28F33EEC1BE758A213C86C93C076DBE9F558C11C752", subject: "CN=Adatum Root" },
+      ];
+      const a = await store.setPartner("adatum.com", { allowedIssuers: pins, revocationMode: "Soft", allowWeakCrypto: true });
+      assert.deepEqual(a, { ...defaultPartnerOptions("adatum.com"), allowedIssuers: pins, revocationMode: "Soft", allowWeakCrypto: true });
+      assert.deepEqual(await store.getPartner("adatum.com"), a);
       assert.deepEqual(await store.listPartners(), [w, a, p2]);
+      // another admin sees the same; the snapshot carries the same
+      assert.deepEqual(await (await second()).getPartner("adatum.com"), a);
+      assert.deepEqual((await store.exportSnapshot()).partners, [w, a, p2]);
+      const off = await store.setPartner("adatum.com", { allowWeakCrypto: false });
+      assert.equal(off.allowWeakCrypto, false);
+      assert.deepEqual(off.allowedIssuers, pins);
+      assert.equal(defaultPartnerOptions("x.example").allowWeakCrypto, false);
       assert.equal(await store.getPartner("contoso.com"), undefined);
     });
 
@@ -564,6 +582,82 @@ function contract(name: string, makeStore: () => Promise<Instance>, knownBugs: R
 
 contract("sqlite", makeSqlite);
 contract("postgresql", makePg);
+
+// Upgrading a store written by a release that kept -AllowedIssuers as subject
+// names: each name becomes the keys of the trusted certificates of that name,
+// or an entry that matches nothing; a name never keeps allowing by name.
+describe("upgrade: name-only allowed issuers are pinned by key", () => {
+  let adatumRoot: OpenSslCa;
+  let adatumIssuing: OpenSslCa;
+  before(async () => {
+    adatumRoot = await OpenSslCa.createRoot({ name: "O=Adatum,CN=Adatum Root", keyType: "ec-p256" });
+    adatumIssuing = await adatumRoot.createIntermediate({ name: "O=Adatum,CN=Adatum Issuing CA", keyType: "ec-p256" });
+  });
+  after(() => adatumRoot.cleanup());
+
+  const oldNames = ["CN=Adatum Issuing CA, O=Adatum", "O=Adatum,CN=Adatum Issuing CA", "CN=Gone CA, O=Adatum"];
+  const trustedRows = () => [
+    { kind: "root", thumbprint: opensslSha1(adatumRoot.certPem), der: readCertificates(Buffer.from(adatumRoot.certPem))[0] as Buffer },
+    { kind: "intermediate", thumbprint: opensslSha1(adatumIssuing.certPem), der: readCertificates(Buffer.from(adatumIssuing.certPem))[0] as Buffer },
+  ];
+  const expected = () => [
+    { spkiSha256: spkiSha256OfDer(trustedRows()[1]?.der as Buffer), subject: "CN=Adatum Issuing CA, O=Adatum", thumbprint: opensslSha1(adatumIssuing.certPem) },
+    { spkiSha256: "", subject: "CN=Gone CA, O=Adatum", unresolved: true },
+  ];
+  const check = async (store: OrgStore) => {
+    const a = await store.getPartner("adatum.com");
+    assert.deepEqual(a, { ...defaultPartnerOptions("adatum.com"), allowedIssuers: expected(), revocationMode: "Soft" });
+    assert.deepEqual(await store.getPartner("fabrikam.com"), defaultPartnerOptions("fabrikam.com"));
+  };
+
+  test("sqlite: schema 6 to the current one", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "sealpost-orgc-up-"));
+    tempDirs.push(dir);
+    const file = path.join(dir, "sealpost.db");
+    const raw = new Database(file);
+    for (const step of MIGRATIONS.slice(0, 6)) step(raw);
+    raw.pragma("user_version = 6");
+    for (const t of trustedRows()) raw.prepare("INSERT INTO org_trusted_certificates (thumbprint, kind, der, added_at) VALUES (?, ?, ?, ?)").run(t.thumbprint, t.kind, t.der, new Date().toISOString());
+    const row = raw.prepare("INSERT INTO org_partners (domain, name_match, certificate_names, allowed_issuers, mode, revocation_mode, updated_at) VALUES (?, 'Exact', '[]', ?, 'Enforce', ?, ?)");
+    row.run("adatum.com", JSON.stringify(oldNames), "Soft", new Date().toISOString());
+    row.run("fabrikam.com", "[]", "Hard", new Date().toISOString());
+    raw.close();
+    const db = openDatabase(file);
+    const store = new SqliteOrgStore(db);
+    try {
+      await check(store);
+    } finally {
+      await store.close();
+      db.close();
+    }
+  });
+
+  test("postgresql: schema 1 to the current one (sealpost org migrate), audited as a new configuration version", async () => {
+    const url = await (testPg as TestPg).createDatabase();
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query("CREATE TABLE sealpost_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)");
+      await c.query("INSERT INTO sealpost_schema (id, version) VALUES (1, 1)");
+      await c.query(PG_MIGRATIONS[0] as string);
+      for (const t of trustedRows()) await c.query("INSERT INTO org_trusted_certificates (kind, thumbprint, der, added_at) VALUES ($1, $2, $3, now())", [t.kind, t.thumbprint, t.der]);
+      const old = (d: string, names: string[], revocationMode: string) => ({ domain: d, nameMatch: "Exact", certificateNames: [], allowedIssuers: names, mode: "Enforce", revocationMode });
+      await c.query("INSERT INTO org_partners (domain, options) VALUES ($1, $2), ($3, $4)", ["adatum.com", JSON.stringify(old("adatum.com", oldNames, "Soft")), "fabrikam.com", JSON.stringify(old("fabrikam.com", [], "Hard"))]);
+    } finally {
+      await c.end();
+    }
+    assert.deepEqual(await migratePg(url), { from: 1, to: PG_MIGRATIONS.length });
+    const store = await PgOrgStore.open(url);
+    try {
+      await check(store);
+      assert.equal(await store.version(), 2, "the conversion is a configuration version of its own, so edges take it");
+      const [last] = await store.auditLog({ limit: 1 });
+      assert.match(last?.action ?? "", /allowed issuers of 2 partner\(s\) pinned by key/);
+    } finally {
+      await store.close();
+    }
+  });
+});
 
 describe("postgresql only: opening a store this release cannot use", () => {
   const password = () => decodeURIComponent(new URL((testPg as TestPg).adminUrl).password);

@@ -8,7 +8,8 @@ import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { OpenSslCa, type IssuedCert } from "../helpers/openssl-ca.js";
+import { createHash, X509Certificate } from "node:crypto";
+import { OpenSslCa, opensslSha1, type IssuedCert } from "../helpers/openssl-ca.js";
 import { shellC, runSealpost } from "../helpers/cli.js";
 
 let work: string;
@@ -137,19 +138,40 @@ describe("Test-Certificate with real revocation sources", () => {
     assert.match(await testCert(dir, host), /Verdict: FAIL NAME_MISMATCH/);
     assert.equal((await shellC(dir, "Set-DomainSecurePartner woodgrovebank.com -NameMatch Subdomains")).code, 0);
     assert.match(await testCert(dir, host), /Verdict: PASS OK/);
-    assert.equal((await shellC(dir, 'Set-DomainSecurePartner woodgrovebank.com -AllowedIssuers "CN=Fabrikam Issuing CA, O=Fabrikam"')).code, 0);
+    // Pinned by key, from the CA certificates' files (a name alone pins nothing and is refused).
+    const fabrikam = await root.createIntermediate({ name: "O=Fabrikam,CN=Fabrikam Issuing CA", keyType: "ec-p256" });
+    const fabrikamFile = write("fabrikam-ca.pem", fabrikam.certPem);
+    const woodgroveFile = write("woodgrove-ca.pem", woodgrove.certPem);
+    const byName = await shellC(dir, 'Set-DomainSecurePartner woodgrovebank.com -AllowedIssuers "CN=Woodgrove Issuing CA, O=Woodgrove Bank"');
+    assert.notEqual(byName.code, 0);
+    assert.match(byName.stderr, /is a name, and a name does not identify a CA/);
+    assert.equal((await shellC(dir, `Set-DomainSecurePartner woodgrovebank.com -AllowedIssuers ${fabrikamFile}`)).code, 0);
     assert.match(await testCert(dir, host), /Verdict: FAIL ISSUER_NOT_ALLOWED/);
-    assert.equal((await shellC(dir, 'Set-DomainSecurePartner woodgrovebank.com -AllowedIssuers @{Add="CN=Woodgrove Issuing CA, O=Woodgrove Bank"}')).code, 0);
+    assert.equal((await shellC(dir, `Set-DomainSecurePartner woodgrovebank.com -AllowedIssuers @{Add="${woodgroveFile}"}`)).code, 0);
     assert.match(await testCert(dir, host), /Verdict: PASS OK/);
+    assert.equal((await shellC(dir, "Set-DomainSecurePartner woodgrovebank.com -AllowWeakCrypto $true")).code, 0);
     const json = await runSealpost(["--data", dir, "--json", "partner", "show", "WoodgroveBank.com"]);
+    const key = (pem: string) => createHash("sha256").update(new X509Certificate(pem).publicKey.export({ format: "der", type: "spki" })).digest("hex").toUpperCase();
     assert.deepEqual(JSON.parse(json.stdout), {
       Domain: "woodgrovebank.com",
       NameMatch: "Subdomains",
       CertificateNames: [],
-      AllowedIssuers: ["CN=Fabrikam Issuing CA, O=Fabrikam", "CN=Woodgrove Issuing CA, O=Woodgrove Bank"],
+      AllowedIssuers: [
+        `CN=Fabrikam Issuing CA, O=Fabrikam (key SHA-256 ${key(fabrikam.certPem)}; thumbprint ${opensslSha1(fabrikam.certPem)})`,
+        `CN=Woodgrove Issuing CA, O=Woodgrove Bank (key SHA-256 ${key(woodgrove.certPem)}; thumbprint ${opensslSha1(woodgrove.certPem)})`,
+      ],
       Mode: "Enforce",
       RevocationMode: "Hard",
+      AllowWeakCrypto: true,
     });
+    // The CLI takes the same files; a bad one changes nothing.
+    const notCa = await runSealpost(["--data", dir, "partner", "set", "woodgrovebank.com", "--allowed-issuers", write("leaf.pem", host.certPem)]);
+    assert.notEqual(notCa.code, 0);
+    assert.match(notCa.stderr, /is not a CA certificate/);
+    const cli = await runSealpost(["--data", dir, "--json", "partner", "set", "woodgrovebank.com", "--allowed-issuers", woodgroveFile, "--allow-weak-crypto", "false"]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal((JSON.parse(cli.stdout) as { AllowedIssuers: string[] }).AllowedIssuers.length, 1);
+    assert.equal((JSON.parse(cli.stdout) as { AllowWeakCrypto: boolean }).AllowWeakCrypto, false);
     // bad values change nothing
     const bad = await shellC(dir, "Set-DomainSecurePartner woodgrovebank.com -NameMatch Subdomains -Mode Sometimes");
     assert.notEqual(bad.code, 0);

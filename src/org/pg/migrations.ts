@@ -2,7 +2,14 @@
 // applied by an administrator (`sealpost org migrate`), never by edges: a
 // fleet is upgraded one server at a time, and an edge refuses a schema newer
 // than it knows. Index i moves version i to i+1; never edit a released step.
-export const PG_MIGRATIONS: string[] = [
+// A step is SQL, or a function run on the migrating connection (inside the
+// migration's transaction) when it needs more than SQL.
+import type pg from "pg";
+import { legacyAllowedIssuers } from "../../pki/trust/issuers.js";
+
+export type PgMigration = string | ((q: Pick<pg.ClientBase, "query">) => Promise<void>);
+
+export const PG_MIGRATIONS: PgMigration[] = [
   // 1: the configuration, its version, the audit log, the edges' status.
   `
   CREATE TABLE org_version (
@@ -66,6 +73,29 @@ export const PG_MIGRATIONS: string[] = [
     db_user           text NOT NULL DEFAULT current_user
   );
   `,
+  // 2: a partner's allowed issuers are pinned by key ({ spkiSha256, subject,
+  // thumbprint? } entries), not by subject name, and options gain
+  // allowWeakCrypto (default false). An older name becomes the keys of the
+  // trusted roots and intermediates of that name, or else an entry that
+  // matches nothing (Get-DomainSecurePartner flags it): a stored name never
+  // keeps allowing by name. When a partner changed, the configuration
+  // version advances (audited, notified) so that every edge takes the
+  // converted options.
+  async (q) => {
+    const trusted = ((await q.query("SELECT der FROM org_trusted_certificates ORDER BY kind DESC, added_at, thumbprint")).rows as Array<{ der: Buffer }>).map((r) => r.der);
+    let changed = 0;
+    for (const row of (await q.query("SELECT domain, options FROM org_partners ORDER BY domain")).rows as Array<{ domain: string; options: Record<string, unknown> }>) {
+      const next = { ...row.options, allowedIssuers: legacyAllowedIssuers(row.options.allowedIssuers ?? [], trusted), allowWeakCrypto: row.options.allowWeakCrypto === true };
+      if (JSON.stringify(next) === JSON.stringify(row.options)) continue;
+      await q.query("UPDATE org_partners SET options = $2 WHERE domain = $1", [row.domain, JSON.stringify(next)]);
+      changed++;
+    }
+    if (changed > 0) {
+      const v = Number(((await q.query("UPDATE org_version SET version = version + 1, committed_at = now() WHERE id = 1 RETURNING version")).rows[0] as { version: string }).version);
+      await q.query("INSERT INTO org_audit (version, admin, action, command) VALUES ($1, $2, $3, NULL)", [v, "sealpost org migrate", `migrate: allowed issuers of ${changed} partner(s) pinned by key`]);
+      await q.query("SELECT pg_notify('sealpost_config', $1)", [String(v)]);
+    }
+  },
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -10,7 +10,8 @@ import pg from "pg";
 import { SealpostError } from "../../errors/errors.js";
 import type { AcceptedDomain, Mailbox, ReceiveConnector, SendConnector } from "../model.js";
 import { DEFAULT_ORG_SETTINGS, defaultAdminName, defaultPartnerOptions, type AuditEntry, type OrgSettings, type OrgSnapshot, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
-import { PG_MIGRATIONS, PG_SCHEMA_VERSION } from "./migrations.js";
+import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from "./migrations.js";
+import { parseAllowedIssuers } from "../../pki/trust/issuers.js";
 
 export const CONFIG_CHANNEL = "sealpost_config";
 export const SYNC_NOW_CHANNEL = "sealpost_sync_now";
@@ -78,7 +79,11 @@ export async function migratePg(url: string): Promise<{ from: number; to: number
     if (from > PG_SCHEMA_VERSION) {
       throw new SealpostError("ORG_SCHEMA_TOO_NEW", `The organization store uses schema version ${from}, newer than this release knows (${PG_SCHEMA_VERSION}); run a newer Sealpost.`);
     }
-    for (let v = from; v < PG_SCHEMA_VERSION; v++) await client.query(PG_MIGRATIONS[v] as string);
+    for (let v = from; v < PG_SCHEMA_VERSION; v++) {
+      const step = PG_MIGRATIONS[v] as PgMigration;
+      if (typeof step === "string") await client.query(step);
+      else await step(client);
+    }
     await client.query("UPDATE sealpost_schema SET version = $1 WHERE id = 1", [PG_SCHEMA_VERSION]);
     await client.query("COMMIT");
     return { from, to: PG_SCHEMA_VERSION };
@@ -117,7 +122,7 @@ const reads = {
     return settings;
   },
   async partners(q: Queryable): Promise<PartnerOptions[]> {
-    return ((await q.query("SELECT domain, options FROM org_partners ORDER BY domain")).rows as Array<{ domain: string; options: PartnerOptions }>).map((r) => ({ ...defaultPartnerOptions(r.domain), ...r.options, domain: r.domain }));
+    return ((await q.query("SELECT domain, options FROM org_partners ORDER BY domain")).rows as Array<{ domain: string; options: PartnerOptions }>).map((r) => ({ ...defaultPartnerOptions(r.domain), ...r.options, allowedIssuers: parseAllowedIssuers(r.options.allowedIssuers), allowWeakCrypto: r.options.allowWeakCrypto === true, domain: r.domain }));
   },
   async trusted(q: Queryable, kind?: TrustedKind): Promise<TrustedCertificateRecord[]> {
     const rows = (

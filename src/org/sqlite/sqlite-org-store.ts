@@ -4,6 +4,7 @@ import { SealpostError } from "../../errors/errors.js";
 import type { Db } from "../../store/sqlite.js";
 import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, defaultAdminName, type AuditEntry, type OrgSettings, type OrgSnapshot, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
 import type { AcceptedDomain, Mailbox, ReceiveConnector, SendConnector } from "../model.js";
+import { parseAllowedIssuers } from "../../pki/trust/issuers.js";
 
 interface TrustedRow {
   kind: TrustedKind;
@@ -19,6 +20,7 @@ interface PartnerRow {
   allowed_issuers: string;
   mode: PartnerOptions["mode"];
   revocation_mode: PartnerOptions["revocationMode"];
+  allow_weak_crypto: number;
 }
 
 function partnerFromRow(r: PartnerRow): PartnerOptions {
@@ -26,9 +28,10 @@ function partnerFromRow(r: PartnerRow): PartnerOptions {
     domain: r.domain,
     nameMatch: r.name_match,
     certificateNames: JSON.parse(r.certificate_names) as string[],
-    allowedIssuers: JSON.parse(r.allowed_issuers) as string[],
+    allowedIssuers: parseAllowedIssuers(JSON.parse(r.allowed_issuers)),
     mode: r.mode,
     revocationMode: r.revocation_mode,
+    allowWeakCrypto: r.allow_weak_crypto === 1,
   };
 }
 
@@ -121,9 +124,9 @@ export class SqliteOrgStore implements OrgStore {
         for (const t of ["org_settings", "org_partners", "org_trusted_certificates", "org_accepted_domains", "org_mailboxes", "org_receive_connectors", "org_send_connectors"]) this.db.prepare(`DELETE FROM ${t}`).run();
         const put = this.db.prepare("INSERT INTO org_settings (key, value) VALUES (?, ?)");
         for (const [k, v] of Object.entries(snap.settings)) if (v !== undefined) put.run(k, JSON.stringify(v));
-        const partner = this.db.prepare("INSERT INTO org_partners (domain, name_match, certificate_names, allowed_issuers, mode, revocation_mode, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+        const partner = this.db.prepare("INSERT INTO org_partners (domain, name_match, certificate_names, allowed_issuers, mode, revocation_mode, allow_weak_crypto, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
         const now = new Date().toISOString();
-        for (const p of snap.partners) partner.run(p.domain, p.nameMatch, JSON.stringify(p.certificateNames), JSON.stringify(p.allowedIssuers), p.mode, p.revocationMode, now);
+        for (const p of snap.partners) partner.run(p.domain, p.nameMatch, JSON.stringify(p.certificateNames), JSON.stringify(p.allowedIssuers), p.mode, p.revocationMode, p.allowWeakCrypto === true ? 1 : 0, now);
         const trusted = this.db.prepare("INSERT INTO org_trusted_certificates (kind, thumbprint, der, added_at) VALUES (?, ?, ?, ?)");
         for (const t of snap.trusted) trusted.run(t.kind, t.thumbprint, t.der, t.addedAt.toISOString());
         const dom = this.db.prepare("INSERT INTO org_accepted_domains (name, domain_name, domain_type, catch_all) VALUES (?, ?, ?, ?)");
@@ -288,12 +291,13 @@ export class SqliteOrgStore implements OrgStore {
         const next = { ...(row ? partnerFromRow(row) : defaultPartnerOptions(domain)), ...patch, domain };
         this.db
           .prepare(
-            `INSERT INTO org_partners (domain, name_match, certificate_names, allowed_issuers, mode, revocation_mode, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+            `INSERT INTO org_partners (domain, name_match, certificate_names, allowed_issuers, mode, revocation_mode, allow_weak_crypto, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT(domain) DO UPDATE SET name_match = excluded.name_match, certificate_names = excluded.certificate_names,
-               allowed_issuers = excluded.allowed_issuers, mode = excluded.mode, revocation_mode = excluded.revocation_mode, updated_at = excluded.updated_at`,
+               allowed_issuers = excluded.allowed_issuers, mode = excluded.mode, revocation_mode = excluded.revocation_mode,
+               allow_weak_crypto = excluded.allow_weak_crypto, updated_at = excluded.updated_at`,
           )
-          .run(domain, next.nameMatch, JSON.stringify(next.certificateNames), JSON.stringify(next.allowedIssuers), next.mode, next.revocationMode, new Date().toISOString());
+          .run(domain, next.nameMatch, JSON.stringify(next.certificateNames), JSON.stringify(next.allowedIssuers), next.mode, next.revocationMode, next.allowWeakCrypto ? 1 : 0, new Date().toISOString());
         return next;
       });
   }

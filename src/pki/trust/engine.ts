@@ -10,7 +10,7 @@ import tls from "node:tls";
 import { readCertificates } from "../certs.js";
 import { matchesDomain } from "../names.js";
 import { validateChain, type ChainResult, type Role } from "./chain.js";
-import { issuerNameMatches } from "./issuers.js";
+import { matchAllowedIssuer, nameOnlyLookalikes, spkiSha256Of, type AllowedIssuer } from "./issuers.js";
 import { parseCert, type ParsedCert } from "./parsed.js";
 import type { RevocationStatus } from "./revocation.js";
 import { fail, type Check, type Verdict } from "./verdict.js";
@@ -45,7 +45,8 @@ export interface VerifyOptions {
 export interface PartnerRules {
   nameMatch?: "Exact" | "Subdomains";
   certificateNames?: string[];
-  allowedIssuers?: string[];
+  /** Pinned issuing CAs, matched by key (see issuers.ts); empty or absent: any trusted chain. */
+  allowedIssuers?: readonly AllowedIssuer[];
 }
 
 /**
@@ -131,13 +132,19 @@ export class TrustEngine {
     const checks: Check[] = [...verdict.checks];
     const path = (await this.chain(certs, opts)).path ?? [];
     if (rules.allowedIssuers && rules.allowedIssuers.length > 0) {
+      // By key: a CA in the verified path above the leaf whose public key is pinned. Names decide nothing.
       const issuers = path.slice(1);
-      if (!issuers.some((c) => issuerNameMatches(rules.allowedIssuers as string[], c.node.subject))) {
-        const reason = `The certificate was issued by ${path[0]?.issuer ?? "?"}, which is not among the allowed issuers for ${domain} (${rules.allowedIssuers.join("; ")}).`;
+      const hit = matchAllowedIssuer(rules.allowedIssuers, issuers);
+      if (!hit) {
+        const direct = issuers[0];
+        const lookalikes = nameOnlyLookalikes(rules.allowedIssuers, issuers);
+        const reason =
+          `The certificate was issued by ${path[0]?.issuer ?? "?"}${direct ? ` (key SHA-256 ${spkiSha256Of(direct)})` : ""}, which is not among the allowed issuers for ${domain} (${rules.allowedIssuers.map((e) => e.subject).join("; ")}; pinned by key)` +
+          (lookalikes.length > 0 ? `: ${lookalikes.map((c) => c.subject).join("; ")} in the chain bears an allowed issuer's name but another key.` : ".");
         checks.push({ name: "allowed issuers", ok: false, detail: reason });
         return { ...verdict, ok: false, code: "ISSUER_NOT_ALLOWED", reason, checks };
       }
-      checks.push({ name: "allowed issuers", ok: true, detail: "an allowed issuer is in the chain" });
+      checks.push({ name: "allowed issuers", ok: true, detail: `${hit.cert.subject} in the chain has the pinned key ${hit.entry.spkiSha256}` });
     }
     const names = verdict.certificateNames ?? [];
     if (!matchesDomain(names, domain, rules)) {

@@ -1,5 +1,7 @@
 // Domain Security partner options and the certificate diagnostic.
+import { existsSync, statSync } from "node:fs";
 import { readInputFile } from "../../config/files.js";
+import type { IssuerEdit, IssuerInput } from "../../admin/partners.js";
 import { SealpostError } from "../../errors/errors.js";
 import type { ListEdit } from "../binder.js";
 import type { Verdict } from "../../pki/trust/verdict.js";
@@ -24,11 +26,33 @@ export function renderVerdict(v: Verdict & { domain?: string; role?: string }): 
   return lines.join("\n");
 }
 
+/**
+ * -AllowedIssuers values as the shell and the CLI take them: a thumbprint
+ * (40 hex digits) or key fingerprint (64) as text; a path to a CA
+ * certificate file (PEM or DER), read here; otherwise text (a subject name,
+ * which the API accepts only to remove entries).
+ */
+export function issuerInputs(values: string[], resolve: (p: string) => string): IssuerInput[] {
+  return values.map((v) => {
+    const text = v.trim();
+    const hex = text.replace(/[\s:]/g, "");
+    if (/^[0-9A-Fa-f]+$/.test(hex) && (hex.length === 40 || hex.length === 64)) return text;
+    const file = resolve(text);
+    const isFile = existsSync(file) && statSync(file).isFile();
+    if (!isFile && text.includes("=")) return text;
+    return readInputFile(file, "AllowedIssuers certificate file");
+  });
+}
+
+export function issuerEdit(edit: ListEdit, resolve: (p: string) => string): IssuerEdit {
+  return "replace" in edit ? { replace: issuerInputs(edit.replace, resolve) } : { add: issuerInputs(edit.add, resolve), remove: issuerInputs(edit.remove, resolve) };
+}
+
 export const partnerCmdlets: CmdletDef[] = [
   {
     name: "Get-DomainSecurePartner",
     synopsis: "Shows Domain Security partner options (all stored partners, or one domain with its defaults).",
-    table: ["Domain", "NameMatch", "Mode", "RevocationMode", "CertificateNames", "AllowedIssuers"],
+    table: ["Domain", "NameMatch", "Mode", "RevocationMode", "AllowWeakCrypto", "CertificateNames", "AllowedIssuers"],
     params: [{ name: "Identity", type: "string", position: 0, aliases: ["Domain"] }],
     async run(args, ctx) {
       return ctx.api.partners.get(args.Identity as string | undefined);
@@ -36,22 +60,25 @@ export const partnerCmdlets: CmdletDef[] = [
   },
   {
     name: "Set-DomainSecurePartner",
-    synopsis: "Sets a partner's options: -NameMatch Exact|Subdomains -CertificateNames -AllowedIssuers -Mode Enforce|ReportOnly -RevocationMode Hard|Soft.",
+    synopsis:
+      "Sets a partner's options: -NameMatch Exact|Subdomains -CertificateNames -AllowedIssuers (CA certificate files or thumbprints of trusted certificates; pinned by key) -Mode Enforce|ReportOnly -RevocationMode Hard|Soft -AllowWeakCrypto $true|$false.",
     params: [
       { name: "Identity", type: "string", position: 0, mandatory: true, aliases: ["Domain"], fromPipelineProperty: true },
       { name: "NameMatch", type: "string" },
       { name: "CertificateNames", type: "listedit" },
-      { name: "AllowedIssuers", type: "listedit" },
+      { name: "AllowedIssuers", type: "listedit", help: "CA certificate files or thumbprints of trusted roots/intermediates; @{Remove=...} also takes a key fingerprint or a subject name" },
       { name: "Mode", type: "string" },
       { name: "RevocationMode", type: "string" },
+      { name: "AllowWeakCrypto", type: "bool" },
     ],
     async run(args, ctx) {
       await ctx.api.partners.set(args.Identity as string, {
         ...(args.NameMatch !== undefined ? { nameMatch: args.NameMatch as string } : {}),
         ...(args.CertificateNames !== undefined ? { certificateNames: args.CertificateNames as ListEdit } : {}),
-        ...(args.AllowedIssuers !== undefined ? { allowedIssuers: args.AllowedIssuers as ListEdit } : {}),
+        ...(args.AllowedIssuers !== undefined ? { allowedIssuers: issuerEdit(args.AllowedIssuers as ListEdit, (p) => ctx.resolvePath(p)) } : {}),
         ...(args.Mode !== undefined ? { mode: args.Mode as string } : {}),
         ...(args.RevocationMode !== undefined ? { revocationMode: args.RevocationMode as string } : {}),
+        ...(args.AllowWeakCrypto !== undefined ? { allowWeakCrypto: args.AllowWeakCrypto as boolean } : {}),
       });
       return [];
     },

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { OpenSslCa } from "../../helpers/openssl-ca.js";
 import { TrustEngine, type RevocationSource } from "../../../src/pki/trust/engine.js";
 import { readCertificates } from "../../../src/pki/certs.js";
+import { spkiSha256OfDer } from "../../../src/pki/trust/issuers.js";
 import type { RevocationStatus } from "../../../src/pki/trust/revocation.js";
 
 const der = (pem: string) => readCertificates(Buffer.from(pem))[0] as Buffer;
@@ -187,12 +188,24 @@ describe("partner rules", () => {
     assert.equal((await e.verifyForDomain(certs, "woodgrovebank.com", {}, { role: "client" })).code, "NAME_MISMATCH");
     assert.equal((await e.verifyForDomain(certs, "woodgrovebank.com", { nameMatch: "Subdomains" }, { role: "client" })).code, "OK");
     assert.equal((await e.verifyForDomain(certs, "woodgrovebank.com", { certificateNames: ["mx1.woodgrovebank.com"] }, { role: "client" })).code, "OK");
-    const pinnedOk = await e.verifyForDomain(certs, "mx1.woodgrovebank.com", { allowedIssuers: ["CN=Chain Issuing CA, O=Test"] }, { role: "client" });
+    const pin = (pem: string, subject: string) => ({ spkiSha256: spkiSha256OfDer(der(pem)), subject });
+    const pinnedOk = await e.verifyForDomain(certs, "mx1.woodgrovebank.com", { allowedIssuers: [pin(inter.certPem, "CN=Chain Issuing CA, O=Test")] }, { role: "client" });
     assert.equal(pinnedOk.code, "OK", pinnedOk.reason);
-    const pinnedRootOrder = await e.verifyForDomain(certs, "mx1.woodgrovebank.com", { allowedIssuers: ["O=Test,CN=Chain Root"] }, { role: "client" });
-    assert.equal(pinnedRootOrder.code, "OK", "pinning the root in the written order also passes");
-    const pinnedBad = await e.verifyForDomain(certs, "mx1.woodgrovebank.com", { allowedIssuers: ["CN=Fabrikam Issuing CA"] }, { role: "client" });
-    assert.equal(pinnedBad.code, "ISSUER_NOT_ALLOWED");
-    assert.match(pinnedBad.reason, /Fabrikam Issuing CA/);
+    const pinnedRoot = await e.verifyForDomain(certs, "mx1.woodgrovebank.com", { allowedIssuers: [pin(root.certPem, "CN=Chain Root, O=Test")] }, { role: "client" });
+    assert.equal(pinnedRoot.code, "OK", "pinning the root's key also passes");
+    const other = await OpenSslCa.createRoot({ name: "O=Fabrikam,CN=Fabrikam Issuing CA", keyType: "ec-p256" });
+    try {
+      const pinnedBad = await e.verifyForDomain(certs, "mx1.woodgrovebank.com", { allowedIssuers: [pin(other.certPem, "CN=Fabrikam Issuing CA, O=Fabrikam")] }, { role: "client" });
+      assert.equal(pinnedBad.code, "ISSUER_NOT_ALLOWED");
+      assert.match(pinnedBad.reason, /Fabrikam Issuing CA/);
+      // The right name with another key is no pin; an unresolved (name-only) entry matches nothing.
+      const sameName = await e.verifyForDomain(certs, "mx1.woodgrovebank.com", { allowedIssuers: [pin(other.certPem, "CN=Chain Issuing CA, O=Test")] }, { role: "client" });
+      assert.equal(sameName.code, "ISSUER_NOT_ALLOWED");
+      assert.match(sameName.reason, /bears an allowed issuer's name but another key/);
+      const nameOnly = await e.verifyForDomain(certs, "mx1.woodgrovebank.com", { allowedIssuers: [{ spkiSha256: "", subject: "CN=Chain Issuing CA, O=Test", unresolved: true }] }, { role: "client" });
+      assert.equal(nameOnly.code, "ISSUER_NOT_ALLOWED");
+    } finally {
+      other.cleanup();
+    }
   });
 });
