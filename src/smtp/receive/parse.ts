@@ -139,12 +139,21 @@ function scanAddressLiteral(s: string, i: number): number {
   const tag = body.slice(0, colon);
   const rest = body.slice(colon + 1);
   if (tag.toLowerCase() === "ipv6") return isIPv6(rest) ? close + 1 : -1;
-  if (scanDomain(tag, 0) !== tag.length || !rest) return -1;
+  // Standardized-tag = Ldh-str: ASCII letters, digits and inner hyphens only (no dots, no
+  // UTF-8), so an address literal never carries non-ASCII past the SMTPUTF8 check.
+  if (!isLdhStr(tag) || !rest) return -1;
   for (let k = 0; k < rest.length; k++) {
     const c = rest.charCodeAt(k);
     if (c < 33 || c > 126 || c === 0x5b || c === 0x5c || c === 0x5d) return -1;
   }
   return close + 1;
+}
+
+/** RFC 5321 4.1.2 Ldh-str = *( ALPHA / DIGIT / "-" ) Let-dig, at least one octet. */
+function isLdhStr(v: string): boolean {
+  if (!isAlnum(v.charCodeAt(0)) || !isAlnum(v.charCodeAt(v.length - 1))) return false;
+  for (let k = 1; k < v.length - 1; k++) if (!isAlnum(v.charCodeAt(k)) && v.charCodeAt(k) !== 0x2d) return false;
+  return true;
 }
 
 /** RFC 3461 4: xtext = *( xchar / hexchar ), xchar 33..126 except "+" and "="; hexchar "+" 2 upper-hex. */
