@@ -55,13 +55,15 @@ export function decodeInput(data: Buffer): { blocks: PemBlock[]; der?: Buffer } 
   return { blocks: [], der: data };
 }
 
+/**
+ * A certificate is returned only if everything later done with it works:
+ * OpenSSL and @peculiar/x509 both parse it, its public key decodes, its
+ * extensions read (describeCertificate). Node's parser alone accepts
+ * certificates whose key or extensions fail on first use.
+ */
 function parseOneCertificate(der: Buffer): Buffer {
-  try {
-    new NodeX509(der);
-    return der;
-  } catch (e) {
-    throw new SealpostError("CERT_MALFORMED", "A certificate could not be parsed (damaged or truncated DER).", { cause: e });
-  }
+  describeCertificate(der);
+  return der;
 }
 
 function parsePkcs7(der: Buffer): Buffer[] {
@@ -187,7 +189,17 @@ export function certificateNames(dnsNames: string[], commonName: string | undefi
   return names;
 }
 
+/** What Get-ExchangeCertificate shows of a certificate; CERT_MALFORMED when any part of it cannot be read. */
 export function describeCertificate(der: Buffer): CertificateInfo {
+  try {
+    return describe(der);
+  } catch (e) {
+    if (e instanceof SealpostError) throw e;
+    throw new SealpostError("CERT_MALFORMED", "A certificate could not be parsed (damaged or truncated DER, or a public key or extension that cannot be read).", { cause: e });
+  }
+}
+
+function describe(der: Buffer): CertificateInfo {
   ensureCryptoEngine();
   const node = new NodeX509(der);
   const cert = new x509.X509Certificate(der);
