@@ -106,18 +106,29 @@ function parseIdp(value: Buffer): IssuingDistributionPoint {
   return idp;
 }
 
-/** Is any extension in this Extensions SEQUENCE critical and not in `known`? Returns its OID. */
+/**
+ * Checks a CRL entry's Extensions SEQUENCE as lookupSerial will read it
+ * (each extension well-formed, a reasonCode an ENUMERATED), so that a CRL
+ * parseCrl accepted is one lookupSerial can read. Returns the OID of the
+ * first critical extension not in `known`, if any.
+ */
 function unknownCritical(buf: Buffer, seq: Tlv, known: Set<string>): string | undefined {
   for (let p = seq.vstart; p < seq.end; ) {
-    const ext = readTlv(buf, p, seq.end);
+    const ext = expect(readTlv(buf, p, seq.end), TAG.SEQUENCE, "an extension");
     p = ext.end;
     const oidT = readTlv(buf, ext.vstart, ext.end);
+    const oid = readOid(buf, oidT);
     if (oidT.end >= ext.end) throw new DerError("an extension is malformed");
-    const next = readTlv(buf, oidT.end, ext.end);
-    if (next.tag === TAG.BOOLEAN && readBoolean(buf, next)) {
-      const oid = readOid(buf, oidT);
-      if (!known.has(oid)) return oid;
+    let next = readTlv(buf, oidT.end, ext.end);
+    let critical = false;
+    if (next.tag === TAG.BOOLEAN) {
+      critical = readBoolean(buf, next);
+      next = readTlv(buf, next.end, ext.end);
     }
+    const value = content(buf, expect(next, TAG.OCTET_STRING, "an extension value"));
+    if (next.end !== ext.end) throw new DerError("an extension has unexpected fields");
+    if (oid === OID.reasonCode) readWhole(value, TAG.ENUMERATED);
+    if (critical && !known.has(oid)) return oid;
   }
   return undefined;
 }
