@@ -30,9 +30,17 @@ function fail(msg: string, pos: number): never {
 
 const WORD_END = new Set([" ", "\t", "\r", "\n", "|", ",", ";", "(", ")", "{", "}", '"', "'"]);
 
+/** Sub-expressions and hash tables nest at most this deep (the parser recurses; far below the stack's limit). */
+export const MAX_NESTING = 64;
+
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly s: string) {}
+
+  private enter(start: number): void {
+    if (++this.depth > MAX_NESTING) fail(`Sub-expressions and hash tables nest more than ${MAX_NESTING} deep`, start);
+  }
 
   private peek(): string | undefined {
     return this.s[this.i];
@@ -145,12 +153,14 @@ class Parser {
     if (ch === '"' || ch === "'") return { type: "string", text: this.readQuoted(ch), quoted: true };
     if (ch === "@" && this.s[this.i + 1] === "{") return this.parseHash();
     if (ch === "(") {
+      this.enter(start);
       this.i++;
       this.skipSpace();
       const pipeline = this.parsePipeline(true);
       this.skipSpace();
       if (this.peek() !== ")") fail("A '(' is not closed", start);
       this.i++;
+      this.depth--;
       return { type: "sub", pipeline };
     }
     if (ch === "$") {
@@ -170,12 +180,14 @@ class Parser {
 
   private parseHash(): Value {
     const start = this.i;
+    this.enter(start);
     this.i += 2;
     const entries: Array<{ key: string; value: Value }> = [];
     for (;;) {
       this.skipSpace();
       if (this.peek() === "}") {
         this.i++;
+        this.depth--;
         return { type: "hash", entries };
       }
       if (this.i >= this.s.length) fail("A '@{' is not closed", start);
