@@ -149,6 +149,9 @@ smtp_tls_CAfile = ${ca}
 smtp_tls_cert_file = ${path.join(tls, "woodgrove.pem")}
 smtp_tls_key_file = ${path.join(tls, "woodgrove.key")}
 smtp_tls_loglevel = 1
+# (c) Postfix resumes TLS sessions with the servers it sends to, as deployed Postfix does.
+smtp_tls_session_cache_database = btree:${path.join(data, "smtp_scache")}
+smtp_tls_session_cache_timeout = 3600s
 `,
   );
   const svc = masterServiceLine;
@@ -293,6 +296,8 @@ describe("Domain Security interop with Postfix (Woodgrove)", { skip: SKIP }, () 
       "Set-SendConnector Internet -DomainSecureEnabled:$True",
       `Set-SendConnector Internet -Port ${PORT} -ProtocolLoggingLevel Verbose`,
       `Set-TransportServer mail1.contoso.com -ExternalDNSServers ${dns.address}`,
+      // The CRLs are served on loopback: allowed explicitly (the outbound fetch policy refuses loopback by default).
+      `Set-TransportServer mail1.contoso.com -OutboundFetchAllowedRanges 127.0.0.0/8 -OutboundFetchAllowedPorts ${(crlServer.address() as AddressInfo).port}`,
     ]) {
       await ok(line);
     }
@@ -382,5 +387,20 @@ describe("Domain Security interop with Postfix (Woodgrove)", { skip: SKIP }, () 
       throw new Error(`${e.message}${diagnostics()}`);
     });
     assert.match(recv, /,\*,,Received certificate/);
+  });
+
+  test("(c) Postfix resumes its TLS session after Sealpost reloaded its configuration: still domain-secured", async () => {
+    // A configuration change that does not touch trust makes every receive process reload.
+    await ok("Set-TransportConfig -TLSReceiveDomainSecureList @{Add='fabrikam.com'}");
+    // Postfix keeps an idle SMTP connection for 2 s; wait it out so the next delivery opens a new one and resumes.
+    await new Promise((r) => setTimeout(r, 3_000));
+    await smtpSend(W, INJECT, "someone@woodgrovebank.com", "alice@mail.contoso.com", "pf2c-resumed");
+    const got = await waitUntil("the resumed session's message in alice's Maildir", () => sealpostMaildir("mail.contoso.com", "alice").find((m) => m.includes("Subject: pf2c-resumed")), 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}${diagnostics()}`);
+    });
+    assert.match(headers(got), /Authentication-Results: mail\.contoso\.com; x-domain-secure=pass smtp\.mailfrom=woodgrovebank\.com/);
+    const recv = protocolLog("SmtpReceive");
+    assert.match(recv, /TLS negotiated TLSv1\.[23] \S+ \(resumed\), client certificate: yes/, `Postfix did not resume its session:${diagnostics()}`);
+    assert.doesNotMatch(recv, /refused \w+: .*woodgrovebank/i, "no partner session was refused");
   });
 });
