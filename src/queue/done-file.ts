@@ -9,10 +9,16 @@ export class DoneFile {
   private waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private running: Promise<void> | undefined;
 
+  /** Start the first write with a newline: the file may end in a partial line (a killed writer). */
+  private freshLine: boolean;
+
   constructor(
     private readonly io: SpoolIo,
     readonly file: string,
-  ) {}
+    opts: { freshLine?: boolean } = {},
+  ) {
+    this.freshLine = opts.freshLine === true;
+  }
 
   add(id: string): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -25,11 +31,12 @@ export class DoneFile {
   private async run(): Promise<void> {
     try {
       while (this.lines.length > 0) {
-        const data = Buffer.from(this.lines.splice(0).join(""));
+        const data = Buffer.from((this.freshLine ? "\n" : "") + this.lines.splice(0).join(""));
         const waiters = this.waiters.splice(0);
         try {
           this.fd ??= await this.io.open(this.file, "a");
           await this.io.write(this.fd, [data]);
+          this.freshLine = false;
           for (const w of waiters) w.resolve();
         } catch (e) {
           for (const w of waiters) w.reject(e);

@@ -52,6 +52,23 @@ export interface SkippedRecord extends SkippedRegion {
 
 const SEGMENT_RE = /^(\d+)-(\d+)-(\d+)\.seg$/;
 
+/** What a segment's name says: the process that wrote it, when its Spool started, its sequence number. */
+export interface SegmentInfo {
+  name: string;
+  pid: number;
+  startMs: number;
+  seq: number;
+}
+
+export interface RecoverOptions {
+  /**
+   * Only the segments this returns true for are read (and, when all done,
+   * deleted): e.g. those of one worker that died, while other workers are
+   * still appending to theirs. Default: every segment.
+   */
+  segments?: (seg: SegmentInfo) => boolean;
+}
+
 /** Segment files opened for appending by Spools of this process: recover() must never delete them. */
 const liveSegments = new Set<string>();
 
@@ -88,6 +105,8 @@ interface Segment {
   outstanding: Set<string>;
   closed: boolean;
   deleting: boolean;
+  /** Written by another process (or an earlier run): its .done file may end in a line cut short by a kill. */
+  adopted?: boolean;
   done?: DoneFile;
 }
 
@@ -273,7 +292,7 @@ export class Spool {
     const seg = this.idToSegment.get(id);
     if (!seg) throw new SealpostError("NOT_FOUND", `No spooled message ${id} is pending in this spool (recovered messages must be adopted).`);
     this.idToSegment.delete(id);
-    seg.done ??= new DoneFile(this.io, `${seg.file}.done`);
+    seg.done ??= new DoneFile(this.io, `${seg.file}.done`, { freshLine: seg.adopted === true });
     try {
       await seg.done.add(id);
     } catch (e) {
@@ -289,12 +308,17 @@ export class Spool {
     for (const m of messages) {
       let seg = this.segments.get(m.segment);
       if (!seg) {
-        seg = { name: m.segment, file: path.join(this.spoolDir, m.segment), outstanding: new Set(), closed: true, deleting: false };
+        seg = { name: m.segment, file: path.join(this.spoolDir, m.segment), outstanding: new Set(), closed: true, deleting: false, adopted: true };
         this.segments.set(m.segment, seg);
       }
       seg.outstanding.add(m.id);
       this.idToSegment.set(m.id, seg);
     }
+  }
+
+  /** True while this Spool holds the segment (open for appending, or adopted and not yet all done). */
+  holds(segment: string): boolean {
+    return this.segments.has(segment);
   }
 
   /** Ids acknowledged (or adopted) and not yet done. */
@@ -333,7 +357,7 @@ export class Spool {
    * never acknowledged, or a CRC mismatch — are skipped and counted. Segments
    * with nothing pending are deleted with their .done files.
    */
-  static async recover(dir: string): Promise<{ pending: SpooledMessage[]; skipped: number; skippedRecords: SkippedRecord[] }> {
+  static async recover(dir: string, opts: RecoverOptions = {}): Promise<{ pending: SpooledMessage[]; skipped: number; skippedRecords: SkippedRecord[] }> {
     const spoolDir = path.join(path.resolve(dir), "spool");
     let names: string[];
     try {
@@ -345,6 +369,7 @@ export class Spool {
     const segs = names
       .map((n) => ({ n, m: SEGMENT_RE.exec(n) }))
       .filter((x): x is { n: string; m: RegExpExecArray } => x.m !== null)
+      .filter(({ n, m }) => !opts.segments || opts.segments(segmentInfo(n, m)))
       .sort((a, b) => Number(a.m[2]) - Number(b.m[2]) || Number(a.m[1]) - Number(b.m[1]) || Number(a.m[3]) - Number(b.m[3]));
     const pending: SpooledMessage[] = [];
     const skippedRecords: SkippedRecord[] = [];
@@ -370,10 +395,17 @@ export class Spool {
     // .done files whose segment is gone (a crash between the two unlinks).
     const segSet = new Set(names);
     for (const n of names) {
-      if (n.endsWith(".seg.done") && !segSet.has(n.slice(0, -5))) await unlink(path.join(spoolDir, n)).catch(() => undefined);
+      if (!n.endsWith(".seg.done") || segSet.has(n.slice(0, -5))) continue;
+      const m = SEGMENT_RE.exec(n.slice(0, -5));
+      if (m && opts.segments && !opts.segments(segmentInfo(n.slice(0, -5), m))) continue;
+      await unlink(path.join(spoolDir, n)).catch(() => undefined);
     }
     return { pending, skipped: skippedRecords.length, skippedRecords };
   }
+}
+
+function segmentInfo(name: string, m: RegExpExecArray): SegmentInfo {
+  return { name, pid: Number(m[1]), startMs: Number(m[2]), seq: Number(m[3]) };
 }
 
 /** Another running process may still be appending to its segments: never delete them under it. */
