@@ -12,7 +12,7 @@
 // outside its domain's folder.
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import { lstat, mkdir, rename, unlink } from "node:fs/promises";
+import { lstat, mkdir, readdir, rename, unlink } from "node:fs/promises";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import path from "node:path";
@@ -66,12 +66,67 @@ const HOST = os
   .replace(/\//g, "\\057")
   .replace(/:/g, "\\072");
 
-/** "<seconds>.M<microseconds>P<pid>Q<counter>.<host>", the classic Maildir unique name. */
-function uniqueName(): string {
+/**
+ * "<seconds>.M<microseconds>P<pid>Q<counter>.<host>", the classic Maildir
+ * unique name; with a delivery tag, ",X=<tag>" after it (the extension
+ * syntax Dovecot and Courier use for ",S=<size>"; readers ignore fields they
+ * do not know).
+ */
+function uniqueName(tag?: string): string {
   const us = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
   const sec = us / 1_000_000n;
   counter++;
-  return `${sec}.M${us % 1_000_000n}P${process.pid}Q${counter}.${HOST}`;
+  return `${sec}.M${us % 1_000_000n}P${process.pid}Q${counter}.${HOST}${tag ? `,X=${tag}` : ""}`;
+}
+
+const TAG_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const TAG_IN_NAME = /,X=([A-Za-z0-9_-]{1,64})(?:[,:]|$)/;
+
+/** The mailbox folder of an address (no check that it exists). */
+function mailboxDir(root: string, domain: string, localPart: string): string {
+  return path.join(path.resolve(root), domain, encodeLocalPart(localPart));
+}
+
+/**
+ * Which tagged deliveries a mailbox already holds (in new/ or cur/): how
+ * spool recovery tells a copy that a killed process delivered (renamed into
+ * new/, synced) but did not get to mark done from one it never wrote. A copy
+ * still in tmp/ was never delivered and does not count. Each mailbox is read
+ * once per index: make one index per recovery, not one for ever.
+ */
+export class DeliveredIndex {
+  private readonly boxes = new Map<string, Promise<Set<string>>>();
+
+  constructor(private readonly root: string) {}
+
+  has(domain: string, localPart: string, tag: string): Promise<boolean> {
+    if (!isNormalizedDomain(domain)) return Promise.resolve(false);
+    const box = mailboxDir(this.root, domain, localPart);
+    let tags = this.boxes.get(box);
+    if (!tags) {
+      tags = (async () => {
+        const found = new Set<string>();
+        for (const sub of ["new", "cur"]) {
+          let names: string[];
+          try {
+            names = await readdir(path.join(box, sub));
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
+            throw e;
+          }
+          for (const n of names) {
+            const m = TAG_IN_NAME.exec(n);
+            if (m) found.add(m[1] as string);
+          }
+        }
+        return found;
+      })();
+      this.boxes.set(box, tags);
+      // A failed read must not be cached: the caller retries.
+      tags.catch(() => this.boxes.delete(box));
+    }
+    return tags.then((t) => t.has(tag));
+  }
 }
 
 function cb(fn: (fd: number, done: (e: NodeJS.ErrnoException | null) => void) => void, fd: number): Promise<void> {
@@ -147,14 +202,16 @@ function writeAll(fd: number, bufs: Buffer[]): Promise<void> {
  * Delivers one message to <root>/<domain>/<encodeLocalPart(localPart)>/new/
  * and resolves with the file's path once the file and its name in new/ are
  * durable. `root` is the Maildir root (maildirRoot(dataDir)); `domain` must
- * already be normalized (isNormalizedDomain), else INVALID_DOMAIN.
+ * already be normalized (isNormalizedDomain), else INVALID_DOMAIN. `tag`
+ * ([A-Za-z0-9_-], at most 64) goes into the file name, for DeliveredIndex.
  */
-export async function deliverToMaildir(root: string, domain: string, localPart: string, message: Buffer, opts: { prepend?: Buffer } = {}): Promise<string> {
+export async function deliverToMaildir(root: string, domain: string, localPart: string, message: Buffer, opts: { prepend?: Buffer; tag?: string } = {}): Promise<string> {
   if (!isNormalizedDomain(domain)) {
     throw new SealpostError("INVALID_DOMAIN", `The domain "${domain}" is not a normalized domain name; no mail is delivered to it.`);
   }
+  if (opts.tag !== undefined && !TAG_RE.test(opts.tag)) throw new SealpostError("INVALID_ARGUMENT", `The delivery tag "${opts.tag}" is not valid.`);
   const base = path.resolve(root);
-  const box = path.join(base, domain, encodeLocalPart(localPart));
+  const box = mailboxDir(base, domain, localPart);
   // Belt and braces: the encoding already guarantees this.
   if (path.dirname(path.dirname(box)) !== base) throw new SealpostError("INVALID_ARGUMENT", "A mailbox path would leave the Maildir root.");
   const ensureBox = async (): Promise<void> => {
@@ -171,7 +228,7 @@ export async function deliverToMaildir(root: string, domain: string, localPart: 
   await ensureBox();
   const bufs = opts.prepend ? [opts.prepend, message] : [message];
   for (let attempt = 0; ; attempt++) {
-    const name = uniqueName();
+    const name = uniqueName(opts.tag);
     const tmpFile = path.join(box, "tmp", name);
     const newFile = path.join(box, "new", name);
     let fd: number;
