@@ -27,6 +27,7 @@ import type { SpoolEnvelope } from "../queue/spool.js";
 import { SendSession, SessionError, type SendLogEvent } from "../smtp/send/session.js";
 import { Reports } from "./reports.js";
 import { targetsFor, type Target, type TargetsResult } from "./hosts.js";
+import { logVerdictWarnings } from "../log/throttle.js";
 
 /** The server-level settings the manager reads before each pass (Set-TransportServer). */
 export interface OutboundSettings {
@@ -396,8 +397,11 @@ export class OutboundManager {
         }
         const options = (await ctx.org.getPartner(partner)) ?? defaultPartnerOptions(partner);
         const engine = await ctx.trust();
-        const verdict = await engine.verifyForDomain(facts.peerCertificates, domain, options, { role: "server", revocationMode: options.revocationMode });
+        const verdict = await engine.verifyForDomain(facts.peerCertificates, domain, options, { role: "server", revocationMode: options.revocationMode, allowWeakCrypto: options.allowWeakCrypto });
         log("*", `${verdict.ok ? "verified" : "refused"} ${verdict.code}: ${verdict.reason}`, "Domain security");
+        // Accepted with a warning (the weak-crypto floor, revocation unknown under Soft): logged, never silent.
+        for (const w of verdict.warnings) log("*", `warning: ${w}`, "Domain security");
+        logVerdictWarnings(this.opts.log, `outbound: Domain Security partner ${partner} (${t.name}[${address}])`, verdict.warnings);
         attempt.verdict = verdict;
         if (!verdict.ok) {
           attempt.stage = "certificate";

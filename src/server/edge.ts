@@ -131,7 +131,7 @@ export class EdgeProcess {
   }
 
   private hooksDeps() {
-    return { ctx: this.ctx, snapshot: () => this.snap, spool: this.spool, delivery: this.delivery, tracking: this.tracking, protocolLog: this.protocolLog };
+    return { ctx: this.ctx, snapshot: () => this.snap, spool: this.spool, delivery: this.delivery, tracking: this.tracking, protocolLog: this.protocolLog, ...(this.opts.log ? { log: this.opts.log } : {}) };
   }
 
   /** Listens on every binding of an enabled connector; closes the ones no longer wanted. */

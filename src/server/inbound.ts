@@ -17,6 +17,7 @@ import type { MessageTracking } from "../protolog/tracking.js";
 import type { Spool, SpoolEnvelope } from "../queue/spool.js";
 import type { Envelope, LogEvent, MailParams, ReceiveHooks, Reply, SessionInfo } from "../smtp/receive/types.js";
 import { acceptedDomainFor, type ConnectorRuntime, type Snapshot } from "./snapshot.js";
+import { logVerdictWarnings } from "../log/throttle.js";
 
 export interface InboundDeps {
   ctx: ServerContext;
@@ -25,6 +26,8 @@ export interface InboundDeps {
   delivery: LocalDelivery;
   tracking: MessageTracking;
   protocolLog: ProtocolLog;
+  /** The server log (a verdict's warnings, throttled). */
+  log?: (line: string) => void;
 }
 
 interface SessionState {
@@ -161,7 +164,7 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
           const engine = await deps.ctx.trust();
           for (const entry of receiveList.filter((e) => !e.startsWith("*."))) {
             const p = snap.partnerFor(entry);
-            const v = await engine.verifyForDomain(certs, entry, p, { role: "client", revocationMode: p.revocationMode });
+            const v = await engine.verifyForDomain(certs, entry, p, { role: "client", revocationMode: p.revocationMode, allowWeakCrypto: p.allowWeakCrypto });
             if (v.ok) {
               verdict = v;
               nullPathPartner = entry;
@@ -172,7 +175,7 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
       } else if (need) {
         const p = snap.partnerFor(need.partner);
         mode = p.mode;
-        verdict = await (await deps.ctx.trust()).verifyForDomain(certs, need.domain, p, { role: "client", revocationMode: p.revocationMode });
+        verdict = await (await deps.ctx.trust()).verifyForDomain(certs, need.domain, p, { role: "client", revocationMode: p.revocationMode, allowWeakCrypto: p.allowWeakCrypto });
       } else if (address !== "" && s.tls === undefined) {
         // A partner without TLS: its mode (ReportOnly) still decides.
         const entry = partnerEntry(domainOf(address), receiveList);
@@ -191,6 +194,11 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
       metrics.verdicts.inc({ code: decision.code });
       if (decision.code !== "NOT_DOMAIN_SECURE_CONNECTOR" && decision.code !== "NOT_A_PARTNER" && decision.code !== "NULL_SENDER") {
         log(s, "*", `${decision.action === "accept" ? (decision.domainSecured ? "domain-secured" : "accepted") : "refused"} ${decision.code}: ${decision.reason}`, "Domain security");
+      }
+      if (verdict && verdict.warnings.length > 0) {
+        // Accepted with a warning (the weak-crypto floor, revocation unknown under Soft): logged, never silent.
+        for (const w of verdict.warnings) log(s, "*", `warning: ${w}`, "Domain security");
+        logVerdictWarnings(deps.log, `inbound: Domain Security partner ${decision.partner ?? nullPathPartner ?? "?"}`, verdict.warnings);
       }
       if (decision.wouldRefuse) metrics.wouldRefuse.inc({ partner: decision.partner ?? "", code: decision.code });
       if (decision.action === "refuse") {
