@@ -10,7 +10,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-export type KeyType = "rsa2048" | "rsa3072" | "ec-p256";
+/** "rsa1024" is below the floor Sealpost accepts: only for tests of that refusal. */
+export type KeyType = "rsa1024" | "rsa2048" | "rsa3072" | "ec-p256";
 
 /** Extended key usage shorthand, or an explicit list of names/OIDs (e.g. ["serverAuth", "1.3.6.1.5.5.7.3.4"]). */
 export type Eku = "serverAuth" | "clientAuth" | "both" | "none" | string[];
@@ -29,6 +30,7 @@ export type CrlReason =
 /**
  * Name constraint subtrees. An entry is "TYPE:value" in OpenSSL GeneralName form
  * ("DNS:contoso.com", "email:contoso.com", "IP:127.0.0.0/255.0.0.0"); a bare value means DNS.
+ * "dirName:O=Fabrikam,CN=x" is a directoryName subtree (subject syntax, simple RDNs only).
  */
 export interface NameConstraints {
   permitted?: string[];
@@ -56,8 +58,8 @@ export interface LeafOptions extends Validity {
   keyUsage?: string[] | "none";
   /** CRL distribution point URL(s) (no commas, percent-encode them). */
   crlUrl?: string | string[];
-  /** AIA caIssuers URL. */
-  aiaIssuerUrl?: string;
+  /** AIA caIssuers URL(s). */
+  aiaIssuerUrl?: string | string[];
   /** AIA OCSP responder URL. */
   ocspUrl?: string;
   /** Signature digest for `openssl ca -md` (default sha256). */
@@ -75,7 +77,7 @@ export interface CaExtOptions {
   pathLen?: number;
   nameConstraints?: NameConstraints;
   crlUrl?: string | string[];
-  aiaIssuerUrl?: string;
+  aiaIssuerUrl?: string | string[];
   ocspUrl?: string;
 }
 
@@ -167,6 +169,7 @@ export function resolveValidity(v: Validity, defaultDays: number, backdateMs: nu
 /** Generates a PKCS#8 PEM private key with `openssl genpkey`. */
 export function generateKey(keyType: KeyType, outPath: string): void {
   const algo: Record<KeyType, string[]> = {
+    rsa1024: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
     rsa2048: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
     rsa3072: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"],
     "ec-p256": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-pkeyopt", "ec_param_enc:named_curve"],
@@ -211,14 +214,23 @@ export function caExtensions(o: CaExtOptions): string {
   ];
   const nc = o.nameConstraints;
   const subtrees: string[] = [];
+  const dirSections: string[] = [];
   for (const kind of ["permitted", "excluded"] as const) {
     (nc?.[kind] ?? []).forEach((entry, i) => {
       const m = /^([A-Za-z]+):(.*)$/s.exec(entry);
       const [type, value] = m ? [m[1]!, m[2]!] : ["DNS", entry];
+      if (type === "dirName") {
+        // "dirName:O=Fabrikam,CN=x" (subject syntax, see toOpensslSubject) becomes a section of RDNs.
+        const section = `nc_dir_${kind}_${i}`;
+        const rdns = toOpensslSubject(value).slice(1).split("/").map((rdn, j) => `${j}.${rdn.replace("=", " = ")}`);
+        dirSections.push(`[ ${section} ]`, ...rdns);
+        subtrees.push(`${kind};dirName.${i} = ${section}`);
+        return;
+      }
       subtrees.push(`${kind};${type}.${i} = ${confEscape(value)}`);
     });
   }
-  if (subtrees.length) lines.push("nameConstraints = critical, @nc", "[ nc ]", ...subtrees);
+  if (subtrees.length) lines.push("nameConstraints = critical, @nc", "[ nc ]", ...subtrees, ...dirSections);
   return lines.join("\n") + "\n";
 }
 

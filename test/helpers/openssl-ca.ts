@@ -61,12 +61,16 @@ export interface RootOptions extends Validity, Omit<CaExtOptions, "crlUrl" | "ai
   name: string;
   /** Default "rsa2048". */
   keyType?: KeyType;
+  /** Signature digest of the self-signature (`openssl ca -md`, default sha256). */
+  md?: string;
 }
 
 export interface IntermediateOptions extends Validity, CaExtOptions {
   name: string;
   /** Default "rsa2048". */
   keyType?: KeyType;
+  /** Signature digest of the new CA's certificate (`openssl ca -md`, default sha256). */
+  md?: string;
 }
 
 export interface IssueLeafOptions extends LeafOptions {
@@ -167,6 +171,7 @@ export class OpenSslCa {
       copy: false,
       out: probe.certPath,
       selfSign: true,
+      md: opts.md,
       defaultDays: 3650,
       backdateMs: 24 * HOUR,
     });
@@ -183,10 +188,24 @@ export class OpenSslCa {
     this.signCsr(path.join(dir, "tmp", "ca.csr"), caExtensions(opts), opts, {
       copy: false,
       out: path.join(dir, "ca.crt"),
+      md: opts.md,
       defaultDays: 1825,
       backdateMs: 24 * HOUR,
     });
     return new OpenSslCa(opts.name, dir, keyType, this);
+  }
+
+  /**
+   * A cross-certificate: `other`'s subject and key certified as a CA by this CA (signed with this
+   * CA's key). Each call makes another certificate (new serial) for the same name and key.
+   */
+  crossCertify(other: OpenSslCa, opts: Validity & Omit<CaExtOptions, "nameConstraints"> = {}): IssuedCert {
+    const out = this.tmp("cross.pem");
+    this.signCsr(path.join(other.dir, "tmp", "ca.csr"), caExtensions(opts), opts, { copy: false, out, defaultDays: 1825, backdateMs: 24 * HOUR });
+    const info = x509Info(out);
+    const certPath = path.join(this.dir, "issued", `${info.serial}.crt`);
+    fs.renameSync(out, certPath);
+    return { certPem: fs.readFileSync(certPath, "utf8"), certPath, serial: info.serial, sha1: info.sha1 };
   }
 
   private static prepare(dir: string, name: string, keyType: KeyType): void {

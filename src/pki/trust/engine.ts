@@ -86,7 +86,8 @@ export function systemAnchors(): Buffer[] {
 }
 
 export class TrustEngine {
-  readonly stats = { chainBuilds: 0, cacheHits: 0 };
+  /** signatures: signature checks made by chain building, in all. */
+  readonly stats = { chainBuilds: 0, cacheHits: 0, signatures: 0 };
   private readonly anchors: ParsedCert[];
   private readonly intermediates: ParsedCert[];
   private readonly cache = new Map<string, CacheEntry>();
@@ -105,7 +106,7 @@ export class TrustEngine {
     if (!leafOf(certs)) return fail("CERT_MISSING", "No certificate was presented.");
     const result = await this.chain(certs, opts);
     if (!result.verdict.ok || !result.path) return result.verdict;
-    const verdict: Verdict = { ...result.verdict, checks: [...result.verdict.checks], warnings: [] };
+    const verdict: Verdict = { ...result.verdict, checks: [...result.verdict.checks], warnings: [...result.verdict.warnings] };
     const path = result.path;
     const last = path.length - 1;
     for (let i = 0; i < last; i++) {
@@ -176,7 +177,7 @@ export class TrustEngine {
     //   does send it. Failures are still cached (for negativeTtlMs) because a
     //   partner that keeps presenting the same bad chain would otherwise cost
     //   a chain build, and perhaps an AIA fetch, per connection.
-    const opt = `${opts.role}|${opts.requireClientAuthEku ? 1 : 0}`;
+    const opt = `${opts.role}|${opts.requireClientAuthEku ? 1 : 0}|${opts.allowWeakCrypto ? "weak-ok" : "strong"}`;
     const okKey = `ok|${leaf.sha256}|${opt}`;
     const now = this.now();
     const good = this.cache.get(okKey);
@@ -201,8 +202,10 @@ export class TrustEngine {
       skewMs: this.skewMs,
       role: opts.role,
       ...(opts.requireClientAuthEku ? { requireClientAuthEku: true } : {}),
+      ...(opts.allowWeakCrypto ? { allowWeakCrypto: true } : {}),
       ...(this.opts.fetchIssuer ? { fetchIssuer: this.opts.fetchIssuer } : {}),
     });
+    this.stats.signatures += result.work?.signatures ?? 0;
     // A good chain stays good until its first certificate expires; a bad one is retried soon.
     const expiresAt = result.verdict.ok && result.path
       ? Math.min(...result.path.map((c) => c.notAfter.getTime())) + this.skewMs

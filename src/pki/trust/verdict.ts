@@ -8,12 +8,15 @@ export const VERDICT_CODES = {
   CERT_MALFORMED: "A certificate could not be parsed.",
   CERT_SELF_SIGNED: "The certificate is self-signed and not trusted.",
   CHAIN_UNTRUSTED: "No chain to a trusted root could be built.",
+  CHAIN_TOO_COMPLEX: "Building the chain needed more signature checks than a verification may make (too many candidate issuers).",
   SIGNATURE_INVALID: "A signature in the chain does not verify.",
   CERT_EXPIRED: "A certificate in the chain has expired.",
   CERT_NOT_YET_VALID: "A certificate in the chain is not valid yet.",
   CA_INVALID: "An issuer in the chain is not allowed to issue certificates.",
   PATH_LENGTH_EXCEEDED: "The chain is longer than an issuer's path length constraint allows.",
   NAME_CONSTRAINTS_VIOLATED: "A name in the certificate is outside an issuer's name constraints.",
+  WEAK_KEY: "A certificate in the chain has a key below RSA-2048 / EC P-256, or a DSA key.",
+  WEAK_SIGNATURE: "A certificate in the chain is signed with a hash below SHA-256 (SHA-1, MD5, ...).",
   EKU_MISSING: "The certificate is not issued for this use (extended key usage).",
   CERT_REVOKED: "A certificate in the chain is revoked.",
   REVOCATION_UNKNOWN: "The revocation status of a certificate in the chain could not be determined.",
@@ -48,7 +51,7 @@ export interface Verdict {
   warnings: string[];
   checks: Check[];
   chain: ChainEntry[];
-  /** The leaf's names (SAN dNSNames + host-name CN), when it could be read. */
+  /** The leaf's names that can match a domain: its SAN dNSNames, or its host-name CN when it has none (RFC 6125). */
   certificateNames?: string[];
   /** The leaf's SHA-1 thumbprint. */
   thumbprint?: string;
