@@ -65,7 +65,13 @@ export function looksLikePfx(data: Buffer): boolean {
 
 function decodePfx(data: Buffer): pkijs.PFX {
   if (data.length === 0) throw malformed("The PFX file is empty.");
-  const asn1 = asn1js.fromBER(data);
+  let asn1: ReturnType<typeof asn1js.fromBER>;
+  try {
+    asn1 = asn1js.fromBER(data);
+  } catch (e) {
+    // asn1js reports most damage as offset -1 but throws for some (a GeneralizedTime that is not a time).
+    throw malformed("The file is not a valid PKCS#12/PFX file: its ASN.1 structure is damaged or truncated.", e);
+  }
   if (asn1.offset === -1) {
     throw malformed("The file is not a valid PKCS#12/PFX file: its ASN.1 structure is damaged or truncated.");
   }
