@@ -184,6 +184,7 @@ function* parseSteps(input: Buffer): Generator<void, ParsedCrl> {
       if (revoked.size % SLICE === 0) yield;
       const date = readTlv(der, serial.end, entry.end);
       if (!isTime(date)) throw new DerError("a revocation date is malformed");
+      readTime(der, date); // lookupSerial reads it: a CRL accepted here must be one it can read
       if (date.end < entry.end) {
         const exts = expect(readTlv(der, date.end, entry.end), TAG.SEQUENCE, "CRL entry extensions");
         const bad = unusable ? undefined : unknownCritical(der, exts, KNOWN_ENTRY_EXTENSIONS);
