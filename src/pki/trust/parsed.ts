@@ -235,20 +235,29 @@ export function parseCert(der: Buffer): ParsedCert {
   ensureCryptoEngine();
   let node: X509Certificate;
   let cert: x509.X509Certificate;
+  let bc: x509.BasicConstraintsExtension | null;
+  let ku: x509.KeyUsagesExtension | null;
+  let eku: x509.ExtendedKeyUsageExtension | null;
+  let san: x509.SubjectAlternativeNameExtension | null;
+  let aia: x509.AuthorityInfoAccessExtension | null;
+  let ski: x509.SubjectKeyIdentifierExtension | null;
+  let akid: x509.AuthorityKeyIdentifierExtension | null;
+  let ncExt: x509.Extension | undefined;
   try {
     node = new X509Certificate(der);
     cert = new x509.X509Certificate(der);
+    // @peculiar/x509 decodes every extension on first access: a damaged one throws here.
+    bc = cert.getExtension(x509.BasicConstraintsExtension);
+    ku = cert.getExtension(x509.KeyUsagesExtension);
+    eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+    san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    aia = cert.getExtension(x509.AuthorityInfoAccessExtension);
+    ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+    akid = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
+    ncExt = cert.extensions.find((e) => e.type === "2.5.29.30");
   } catch (e) {
     throw new SealpostError("CERT_MALFORMED", "A certificate could not be parsed.", { cause: e });
   }
-  const bc = cert.getExtension(x509.BasicConstraintsExtension);
-  const ku = cert.getExtension(x509.KeyUsagesExtension);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const aia = cert.getExtension(x509.AuthorityInfoAccessExtension);
-  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  const akid = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
-  const ncExt = cert.extensions.find((e) => e.type === "2.5.29.30");
   let nameConstraints: ParsedCert["nameConstraints"];
   let subjectDn: string[];
   try {
