@@ -34,6 +34,8 @@ function crl(data: Buffer): void {
   for (const leaf of leaves) crlSignatureProblem(c, issuer, leaf.issuerDer);
   crlScopeProblem(c, false, CDP);
   crlScopeProblem(c, true, []);
+  // The checker looks serials up only in a usable CRL (crlScopeProblem returns `unusable` first).
+  if (c.unusable) return;
   for (const serial of c.revoked.keys()) {
     const hit = lookupSerial(c, serial);
     if (hit) check(isDate(hit.revokedAt), "a revocation date is not a date");
