@@ -6,8 +6,8 @@
 //
 // Invariants: parseCrl throws only DerError; on a CRL it accepted, the
 // functions the revocation checker calls next without a try
-// (crlSignatureProblem, crlScopeProblem, lookupSerial of every listed
-// serial) do not throw; verifyOcspResponse throws only OcspRefusal or
+// (crlSignatureProblem, crlScopeProblem, and in a usable CRL lookupSerial
+// of every listed serial) do not throw; verifyOcspResponse throws only OcspRefusal or
 // DerError; dates that come out are dates.
 import * as fs from "node:fs";
 import { X509Certificate } from "node:crypto";
