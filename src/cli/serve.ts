@@ -1,13 +1,15 @@
 // `sealpost serve`: runs this edge server — the receive connectors (in
 // worker processes, one per core by default), the admin HTTP endpoint on
 // loopback with a token, spool recovery at start, and a self-signed
-// certificate at first start so STARTTLS works out of the box.
+// certificate at first start so STARTTLS works out of the box. A binding
+// that cannot be had stops it at start with BINDING_UNAVAILABLE (exit 1);
+// SIGTERM / SIGINT stop it within --shutdown-timeout in every state.
 import type { Command } from "commander";
 import { AdminApi } from "../admin/api.js";
 import { parseLoopbackAddress } from "../admin/http.js";
 import { resolveDataDir } from "../config/datadir.js";
 import { SealpostError } from "../errors/errors.js";
-import { defaultWorkers, isWorker, runPrimary, runWorker } from "../server/cluster.js";
+import { defaultWorkers, isWorker, Primary, runWorker } from "../server/cluster.js";
 import { version, type GlobalOptions } from "./main.js";
 import { resolveOrgUrl } from "./org.js";
 import { redactUrl } from "../org/pg/pg-org-store.js";
@@ -24,7 +26,8 @@ export function registerServeCommand(program: Command): void {
     .option("--workers <n>", "worker processes for the receive path (0: one process)", String(defaultWorkers()))
     .option("--sink <maildir|discard>", "local deliveries: the Maildir, or discard them after the durable spool (benchmarks, like Postfix's discard transport)", "maildir")
     .option("--log-format <json|text>", "application log on stdout: JSON lines, or text for a person (default: text on a terminal, else JSON; or SEALPOST_LOG_FORMAT)")
-    .action(async (o: { admin: string; workers: string; sink: string; logFormat?: string }, cmd: Command) => {
+    .option("--shutdown-timeout <seconds>", "the longest a stop (SIGTERM, SIGINT) takes: sessions get until shortly before it to finish, then workers are killed", "30")
+    .action(async (o: { admin: string; workers: string; sink: string; logFormat?: string; shutdownTimeout: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const dataDir = resolveDataDir(g.data);
       const logger = createLogger({ format: resolveLogFormat(o.logFormat), level: resolveLogLevel() });
@@ -40,11 +43,37 @@ export function registerServeCommand(program: Command): void {
       if (o.sink !== "maildir" && o.sink !== "discard") {
         throw new SealpostError("INVALID_ARGUMENT", `--sink '${o.sink}' is not valid: give maildir or discard.`);
       }
-      // Listen for the stop signal before anything starts, so an early SIGTERM still stops cleanly.
-      const stopSignal = new Promise<void>((resolve) => {
-        process.once("SIGTERM", () => resolve());
-        process.once("SIGINT", () => resolve());
-      });
+      const shutdownSeconds = Number(o.shutdownTimeout);
+      if (!Number.isFinite(shutdownSeconds) || shutdownSeconds < 1 || shutdownSeconds > 3600) {
+        throw new SealpostError("INVALID_ARGUMENT", `--shutdown-timeout '${o.shutdownTimeout}' is not valid: give 1 to 3600 seconds.`);
+      }
+      const shutdownTimeoutMs = Math.round(shutdownSeconds * 1000);
+      // Signals are handled before anything starts, and in every state after:
+      // the first SIGTERM or SIGINT stops the server within the shutdown
+      // timeout (whatever its workers are doing), a second one at once.
+      let primary: Primary | undefined;
+      let deadline: NodeJS.Timeout | undefined;
+      const forceExit = (why: string): void => {
+        primary?.killWorkers();
+        logger.error(why);
+        process.exit(1);
+      };
+      const armDeadline = (): void => {
+        deadline ??= setTimeout(() => forceExit(`shutdown: not finished within ${shutdownSeconds} s; workers killed, exiting`), shutdownTimeoutMs);
+        deadline.unref();
+      };
+      let signalled: NodeJS.Signals | undefined;
+      let onStopSignal!: () => void;
+      const stopSignal = new Promise<void>((resolve) => (onStopSignal = resolve));
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (signalled) return forceExit(`${sig} during the shutdown: stopping at once`);
+        signalled = sig;
+        logger.info(`${sig}: stopping (at most ${shutdownSeconds} s)`, { signal: sig });
+        armDeadline();
+        onStopSignal();
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
       const orgUrl = resolveOrgUrl(g);
       const api = await AdminApi.openWithDefaults(dataDir);
       let sync: EdgeSync | undefined;
@@ -63,15 +92,31 @@ export function registerServeCommand(program: Command): void {
       }
       const first = await ensureDefaultCertificate(api);
       if (first) logger.info(`Created a self-signed certificate ${first} for ${api.serverName} (enabled for SMTP).`, { thumbprint: first });
-      const stop = await runPrimary(api, { dataDir, admin: bind, workers, ...(o.sink === "discard" ? { sink: "discard" as const } : {}), logger });
-      // Refresh CRLs and OCSP answers before they expire, so no session waits for one.
-      const refresher = setInterval(() => void api.ctx.revocation.refreshDue(), REFRESH_INTERVAL_MS);
-      refresher.unref();
-      await stopSignal;
-      clearInterval(refresher);
+      let failure: unknown;
+      let refresher: NodeJS.Timeout | undefined;
+      if (!signalled) {
+        primary = new Primary(api, { dataDir, admin: bind, workers, ...(o.sink === "discard" ? { sink: "discard" as const } : {}), logger, shutdownTimeoutMs });
+        const started = primary.start();
+        const outcome = await Promise.race([started.then(() => "started" as const), stopSignal.then(() => "signal" as const)]).catch((e: unknown) => {
+          failure = e;
+          return "failed" as const;
+        });
+        started.catch(() => undefined); // settled by stop() when a signal came first
+        if (outcome === "started") {
+          // Refresh CRLs and OCSP answers before they expire, so no session waits for one.
+          refresher = setInterval(() => void api.ctx.revocation.refreshDue(), REFRESH_INTERVAL_MS);
+          refresher.unref();
+          await stopSignal;
+        }
+      }
+      // A failed start (a binding in use, ...) stops everything it started, within the same timeout.
+      armDeadline();
+      if (refresher) clearInterval(refresher);
       await sync?.stop();
-      await stop();
+      await primary?.stop();
       await api.close();
+      // The deadline stays armed (unref'd): should anything still hold the process, it ends at the timeout.
+      if (failure !== undefined) throw failure;
     });
 }
 

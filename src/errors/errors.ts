@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   UNAUTHORIZED: "The admin HTTP endpoint needs a valid bearer token (DIR/admin.token).",
   INTERNAL: "An unexpected failure inside the server; its log has the details.",
   SPOOL_CLOSED: "The message spool is closed; no message can be queued.",
+  // serve
+  BINDING_UNAVAILABLE: "A receive connector's binding (address and port) cannot be listened on: in use, not an address of this machine, or a privileged port.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

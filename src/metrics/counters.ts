@@ -58,6 +58,13 @@ export const outboundMetrics = {
   queueLength: new client.Gauge({ name: "sealpost_queue_messages", help: "Messages in each next-hop queue", labelNames: ["next_hop"], registers: [primaryRegistry] }),
 };
 
+/** The primary's supervision of the workers and its spool recovery (src/server/cluster.ts, recovery.ts). */
+export const serverMetrics = {
+  workerExits: outCounter("sealpost_worker_exits_total", "Worker processes that exited while the server was running (each is started again, with a back-off when it keeps failing)"),
+  spoolRecovered: outCounter("sealpost_spool_recovered_messages_total", "Acknowledged messages not marked done that spool recovery took over, by cause (restart, worker_exit)", ["cause"]),
+  spoolAlreadyDelivered: outCounter("sealpost_spool_recovery_already_delivered_total", "Recipient copies of recovered messages found already in their mailbox (delivered by the process that died): not delivered again"),
+};
+
 /** What the certificate gauge needs of each certificate in the server's store. */
 export interface CertificateExpiry {
   thumbprint: string;

@@ -3,24 +3,25 @@
 // one per core) that run the receive path. Node 20 has no reusePort, so the
 // cluster module shares each listening socket (every worker accepts on it). Workers share one set of TLS
 // ticket keys so a partner resumes its session whichever worker it reaches.
-import cluster from "node:cluster";
+import cluster, { type Worker } from "node:cluster";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import client from "prom-client";
 import type { AdminApi } from "../admin/api.js";
 import { startAdminHttp, type AdminHttp, type LoopbackAddress } from "../admin/http.js";
-import { LocalDelivery, type LocalSink } from "../delivery/local.js";
+import type { LocalSink } from "../delivery/local.js";
+import { ERROR_CODES, SealpostError, isSealpostError, type ErrorCode } from "../errors/errors.js";
 import { MessageTracking } from "../protolog/tracking.js";
-import { Spool } from "../queue/spool.js";
-import { primaryRegistry, setCertificateSource } from "../metrics/counters.js";
+import { primaryRegistry, serverMetrics, setCertificateSource } from "../metrics/counters.js";
 import { countOutboundSessions } from "../metrics/outbound-sessions.js";
-import { createLogger, LOG_FORMAT_ENV, resolveLogFormat, resolveLogLevel, type LineLog, type Logger } from "../log/logger.js";
+import { createLogger, LOG_FORMAT_ENV, resolveLogFormat, resolveLogLevel, type Logger } from "../log/logger.js";
 import { OutboundManager } from "../outbound/manager.js";
 import { outboundSettings } from "../outbound/settings.js";
 import { ProtocolLog } from "../protolog/protocol-log.js";
 import { OutboundStore } from "../queue/outbound-store.js";
 import { EdgeProcess } from "./edge.js";
+import { SpoolRecovery } from "./recovery.js";
 
 export interface ServeOptions {
   dataDir: string;
@@ -31,56 +32,145 @@ export interface ServeOptions {
   sink?: LocalSink;
   /** The application log (src/log/logger.ts); parts that take a plain `(line) => void` get `logger.line`. */
   logger: Logger;
+  /** The longest a stop may take (default 30 s): workers still running shortly before it are killed. */
+  shutdownTimeoutMs?: number;
 }
 
 const TICKET_ENV = "SEALPOST_TICKET_KEYS";
 const SINK_ENV = "SEALPOST_SINK";
+const SHUTDOWN_ENV = "SEALPOST_SHUTDOWN_TIMEOUT_MS";
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 
-/** Delivers what a previous run acknowledged but did not finish (kill -9, power loss). */
-async function recoverSpool(api: AdminApi, log: LineLog, sink: LocalSink | undefined, outbound: OutboundStore): Promise<void> {
-  const dir = path.join(api.ctx.dir.root, "queue");
-  const { pending, skipped } = await Spool.recover(dir);
-  if (skipped > 0) log(`spool recovery: skipped ${skipped} torn record(s) that were never acknowledged`);
-  if (pending.length === 0) return;
-  log(`spool recovery: delivering ${pending.length} message(s) accepted before the last stop`);
-  const spool = new Spool({ dir });
-  spool.adopt(pending);
-  const tracking = new MessageTracking({ dir: path.join(api.ctx.dir.root, "logs", "tracking") });
-  const delivery = new LocalDelivery({ maildirRoot: path.join(api.ctx.dir.root, "maildir"), spool, tracking, serverName: api.serverName, outbound, ...(sink ? { sink } : {}) });
-  for (const m of pending) delivery.start(m.id, m.envelope, m.message);
-  for (let i = 0; i < 500 && delivery.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 20));
-  await tracking.close();
-  await spool.close();
+/**
+ * Restarts of a worker that exited: the first at once (a crash, a kill -9:
+ * serve again now), then after 1 s, doubling up to 60 s while it keeps
+ * exiting; a worker that served for 30 s resets its slot. Postfix's master
+ * throttles a failing service the same way (60 s).
+ */
+export const RESTART_BACKOFF = { firstMs: 1000, maxMs: 60_000, stableMs: 30_000 };
+
+/** The delay before the next start of a worker whose slot has `failures` quick exits before this one. */
+export function restartDelay(failures: number, b = RESTART_BACKOFF): number {
+  if (failures <= 0) return 0;
+  return Math.min(b.maxMs, b.firstMs * 2 ** Math.min(failures - 1, 30));
 }
 
-export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() => Promise<void>> {
-  const { logger } = opts;
-  const outbound = OutboundStore.inDataDir(api.ctx.dir.root);
-  await recoverSpool(api, logger.line, opts.sink, outbound);
-  // /metrics: every certificate's days to expiry, read from the store at scrape time; outbound sessions by result.
-  setCertificateSource(() => api.ctx.certs.list(), () => api.ctx.now());
-  countOutboundSessions();
-  // The outbound queue manager runs here, once per server, whatever the number of workers.
-  const sendTracking = new MessageTracking({ dir: path.join(api.ctx.dir.root, "logs", "tracking") });
-  const sendLog = new ProtocolLog({ dir: path.join(api.ctx.dir.root, "logs", "protocol", "SmtpSend"), kind: "send" });
-  const manager = new OutboundManager({
-    ctx: api.ctx,
-    store: outbound,
-    tracking: sendTracking,
-    protocolLog: sendLog,
-    settings: () => outboundSettings(api.ctx.db),
-    log: logger.line,
-  });
-  manager.start();
-  const ticketKeys = randomBytes(48);
-  let edge: EdgeProcess | undefined;
-  let aggregator: client.AggregatorRegistry<client.PrometheusContentType> | undefined;
-  let stopping = false;
-  if (opts.workers === 0) {
-    edge = new EdgeProcess({ dataDir: opts.dataDir, ticketKeys, onQueued: () => manager.nudge(), ...(opts.sink ? { sink: opts.sink } : {}), log: logger.line });
-    await edge.start();
-  } else {
-    aggregator = new client.AggregatorRegistry<client.PrometheusContentType>();
+/** One of the N worker places the primary keeps filled. */
+interface Slot {
+  worker?: Worker;
+  readyAt?: number;
+  everReady: boolean;
+  /** Exits in a row without having served RESTART_BACKOFF.stableMs. */
+  failures: number;
+  timer?: NodeJS.Timeout;
+}
+
+/** Thrown inside start() when stop() was called meanwhile. */
+class Stopped extends Error {}
+
+/**
+ * The primary of `sealpost serve`. start() may fail (a binding in use: the
+ * server stops, exit status 1); stop() may be called at any moment — while
+ * starting, while workers crash, or after start — and always ends every
+ * worker (SIGTERM, then SIGKILL shortly before the shutdown timeout).
+ */
+export class Primary {
+  private readonly logger: Logger;
+  private readonly shutdownMs: number;
+  private readonly ticketKeys = randomBytes(48);
+  private outbound?: OutboundStore;
+  private tracking?: MessageTracking;
+  private sendLog?: ProtocolLog;
+  private manager?: OutboundManager;
+  private recovery?: SpoolRecovery;
+  private edge?: EdgeProcess;
+  private http?: AdminHttp;
+  private aggregator?: client.AggregatorRegistry<client.PrometheusContentType>;
+  private readonly slots: Slot[] = [];
+  private readonly slotOf = new Map<number, Slot>();
+  /** Every worker process not yet exited, with a promise of its exit. */
+  private readonly live = new Map<Worker, Promise<void>>();
+  private startup?: { resolve: () => void; reject: (e: Error) => void };
+  private failedAtStart = false;
+  private stopping = false;
+  private starting?: Promise<void>;
+  private stopped?: Promise<void>;
+  private stopRequested!: () => void;
+  private readonly stopRequest = new Promise<void>((r) => (this.stopRequested = r));
+
+  constructor(
+    private readonly api: AdminApi,
+    private readonly opts: ServeOptions,
+  ) {
+    this.logger = opts.logger;
+    this.shutdownMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private bail(): void {
+    if (this.stopping) throw new Stopped("stopped while starting");
+  }
+
+  private async doStart(): Promise<void> {
+    const { api, opts, logger } = this;
+    const root = api.ctx.dir.root;
+    this.outbound = OutboundStore.inDataDir(root);
+    this.tracking = new MessageTracking({ dir: path.join(root, "logs", "tracking") });
+    this.recovery = new SpoolRecovery({
+      root,
+      serverName: api.serverName,
+      tracking: this.tracking,
+      outbound: this.outbound,
+      ...(opts.sink ? { sink: opts.sink } : {}),
+      onQueued: () => this.manager?.nudge(),
+      log: logger.line,
+    });
+    // Delivers (in the background) what a previous run acknowledged but did not finish.
+    await this.recovery.recover({ cause: "restart" });
+    this.bail();
+    // /metrics: every certificate's days to expiry, read from the store at scrape time; outbound sessions by result.
+    setCertificateSource(() => api.ctx.certs.list(), () => api.ctx.now());
+    countOutboundSessions();
+    // The outbound queue manager runs here, once per server, whatever the number of workers.
+    this.sendLog = new ProtocolLog({ dir: path.join(root, "logs", "protocol", "SmtpSend"), kind: "send" });
+    this.manager = new OutboundManager({
+      ctx: api.ctx,
+      store: this.outbound,
+      tracking: this.tracking,
+      protocolLog: this.sendLog,
+      settings: () => outboundSettings(api.ctx.db),
+      log: logger.line,
+    });
+    this.manager.start();
+    if (opts.workers === 0) {
+      const manager = this.manager;
+      this.edge = new EdgeProcess({ dataDir: opts.dataDir, ticketKeys: this.ticketKeys, onQueued: () => manager.nudge(), ...(opts.sink ? { sink: opts.sink } : {}), log: logger.line });
+      await this.edge.start();
+    } else {
+      await this.startWorkers();
+    }
+    this.bail();
+    const aggregator = this.aggregator;
+    this.http = await startAdminHttp(api, opts.admin, {
+      metrics: async () => `${aggregator ? await aggregator.clusterMetrics() : await client.register.metrics()}\n${await primaryRegistry.metrics()}`,
+    });
+    this.bail();
+    // The one secret the log ever shows: on its own line, at first start only; masked in every other line.
+    if (this.http.newToken) logger.announceSecret(`Admin API token (shown once, stored in ${this.http.tokenFile} with mode 0600)`, "admin_token", this.http.newToken);
+    const listening = this.edge ? this.edge.addresses().map((a) => a.binding).join(", ") : "(workers)";
+    logger.info(`Sealpost ${api.serverName}: data ${root}, SMTP ${listening}, admin API http://${this.http.address}, ${opts.workers === 0 ? "single process" : `${opts.workers} worker(s)`}${opts.sink === "discard" ? ", local deliveries DISCARDED (--sink discard)" : ""}`, {
+      server: api.serverName,
+      admin_api: `http://${this.http.address}`,
+      workers: opts.workers,
+    });
+  }
+
+  private async startWorkers(): Promise<void> {
+    this.aggregator = new client.AggregatorRegistry<client.PrometheusContentType>();
     // Workers accept on the shared listening socket themselves (SCHED_NONE)
     // rather than the primary accepting and handing each connection over
     // (round robin, Node's default): measured 7-11 % more sessions a second
@@ -88,62 +178,146 @@ export async function runPrimary(api: AdminApi, opts: ServeOptions): Promise<() 
     // NODE_CLUSTER_SCHED_POLICY ("rr" / "none"), which still wins when set.
     if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: process.argv[1] as string, args: process.argv.slice(2) });
-    const fork = () => cluster.fork({ [TICKET_ENV]: ticketKeys.toString("hex"), SEALPOST_WORKER: "1", [LOG_FORMAT_ENV]: logger.format, ...(opts.sink ? { [SINK_ENV]: opts.sink } : {}) });
-    const ready = new Promise<void>((resolve, reject) => {
-      let up = 0;
-      cluster.on("message", (_w, msg: { type?: string; error?: string }) => {
-        if (msg?.type === "queued") manager.nudge();
-        if (msg?.type === "ready" && ++up === opts.workers) resolve();
-        if (msg?.type === "failed") reject(new Error(msg.error));
-      });
-    });
-    cluster.on("exit", (w, code, signal) => {
-      if (stopping) return;
-      logger.warn(`worker ${w.process.pid} exited (${signal ?? code}); starting another`, { worker: w.process.pid, ...(signal ? { signal } : { code }) });
-      fork();
-    });
-    for (let i = 0; i < opts.workers; i++) fork();
-    await ready;
+    cluster.on("message", (w, msg: { type?: string; error?: string; code?: string }) => this.onMessage(w, msg));
+    cluster.on("exit", (w, code, signal) => this.onExit(w, code, signal));
+    const ready = new Promise<void>((resolve, reject) => (this.startup = { resolve, reject }));
+    for (let i = 0; i < this.opts.workers; i++) {
+      const slot: Slot = { everReady: false, failures: 0 };
+      this.slots.push(slot);
+      this.fork(slot);
+    }
+    try {
+      await Promise.race([ready, this.stopRequest]);
+    } finally {
+      this.startup = undefined;
+    }
   }
-  const http: AdminHttp = await startAdminHttp(api, opts.admin, {
-    metrics: async () => `${aggregator ? await aggregator.clusterMetrics() : await client.register.metrics()}\n${await primaryRegistry.metrics()}`,
-  });
-  // The one secret the log ever shows: on its own line, at first start only; masked in every other line.
-  if (http.newToken) logger.announceSecret(`Admin API token (shown once, stored in ${http.tokenFile} with mode 0600)`, "admin_token", http.newToken);
-  const listening = edge ? edge.addresses().map((a) => a.binding).join(", ") : "(workers)";
-  logger.info(`Sealpost ${api.serverName}: data ${api.ctx.dir.root}, SMTP ${listening}, admin API http://${http.address}, ${opts.workers === 0 ? "single process" : `${opts.workers} worker(s)`}${opts.sink === "discard" ? ", local deliveries DISCARDED (--sink discard)" : ""}`, {
-    server: api.serverName,
-    admin_api: `http://${http.address}`,
-    workers: opts.workers,
-  });
-  return async () => {
-    stopping = true;
+
+  private fork(slot: Slot): void {
+    slot.timer = undefined;
+    if (this.stopping) return;
+    const w = cluster.fork({
+      [TICKET_ENV]: this.ticketKeys.toString("hex"),
+      SEALPOST_WORKER: "1",
+      [LOG_FORMAT_ENV]: this.logger.format,
+      [SHUTDOWN_ENV]: String(this.shutdownMs),
+      ...(this.opts.sink ? { [SINK_ENV]: this.opts.sink } : {}),
+    });
+    slot.worker = w;
+    slot.readyAt = undefined;
+    this.slotOf.set(w.id, slot);
+    const exited = new Promise<void>((resolve) => w.once("exit", () => resolve()));
+    this.live.set(w, exited);
+    void exited.then(() => this.live.delete(w));
+  }
+
+  private onMessage(w: Worker, msg: { type?: string; error?: string; code?: string }): void {
+    if (msg?.type === "queued") return this.manager?.nudge();
+    const slot = this.slotOf.get(w.id);
+    if (!slot) return;
+    if (msg?.type === "ready") {
+      slot.readyAt = Date.now();
+      slot.everReady = true;
+      if (this.slots.every((s) => s.everReady)) this.startup?.resolve();
+    } else if (msg?.type === "failed") {
+      const message = msg.error ?? "the worker failed to start";
+      if (this.startup) {
+        // At start: the configuration cannot be served (a binding in use, ...). Stop rather than loop.
+        this.failedAtStart = true;
+        const code = msg.code && msg.code in ERROR_CODES ? (msg.code as ErrorCode) : "INTERNAL";
+        this.startup.reject(new SealpostError(code, message));
+      } else if (!this.stopping) {
+        this.logger.error(`ALERT worker ${w.process.pid} could not start: ${message}`, { alert: true, worker: w.process.pid });
+      }
+    }
+  }
+
+  private onExit(w: Worker, code: number, signal: string): void {
+    const slot = this.slotOf.get(w.id);
+    this.slotOf.delete(w.id);
+    if (slot?.worker === w) slot.worker = undefined;
+    if (this.stopping || !slot) return;
+    const pid = w.process.pid as number;
+    const exitedAt = Date.now();
+    serverMetrics.workerExits.inc();
+    // What it acknowledged and did not finish is delivered now, by this process, while the others serve.
+    this.recovery?.recover({ cause: "worker_exit", pid, exitedAt }).catch((e: Error) => {
+      this.logger.error(`ALERT spool recovery: the spool of worker ${pid} could not be read (${e.message}); its messages are delivered at the next start`, { alert: true, worker: pid });
+    });
+    if (this.failedAtStart) return;
+    if (slot.readyAt !== undefined && exitedAt - slot.readyAt >= RESTART_BACKOFF.stableMs) slot.failures = 0;
+    const delay = restartDelay(slot.failures);
+    slot.failures++;
+    const how = signal ? { signal } : { code };
+    this.logger.warn(`worker ${pid} exited (${signal ?? code}); starting another${delay > 0 ? ` in ${delay / 1000} s (${slot.failures} exits in a row)` : ""}`, { worker: pid, ...how, restart_delay_ms: delay });
+    slot.timer = setTimeout(() => this.fork(slot), delay);
+    slot.timer.unref();
+  }
+
+  /** SIGKILL to every worker still running (the last resort of a shutdown that took too long). */
+  killWorkers(): void {
+    for (const w of this.live.keys()) {
+      try {
+        w.process.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** SIGTERM to every worker (each stops accepting, lets sessions finish, exits); SIGKILL to any left shortly before the timeout. */
+  private async stopWorkers(): Promise<void> {
+    if (this.live.size === 0) return;
+    for (const w of this.live.keys()) {
+      try {
+        w.process.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    const killAfter = Math.max(500, this.shutdownMs - 1500);
+    const timer = setTimeout(() => {
+      const left = [...this.live.keys()].map((w) => w.process.pid);
+      if (left.length === 0) return;
+      this.logger.warn(`shutdown: worker(s) ${left.join(", ")} still running after ${killAfter / 1000} s; killing them`, { workers: left });
+      this.killWorkers();
+    }, killAfter);
+    timer.unref();
+    try {
+      await Promise.all([...this.live.values()]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.doStop();
+    return this.stopped;
+  }
+
+  private async doStop(): Promise<void> {
+    this.stopping = true;
+    this.stopRequested();
+    for (const s of this.slots) if (s.timer) clearTimeout(s.timer);
+    const workersGone = this.stopWorkers();
+    // start() gives up at its next step; what it made so far is closed below.
+    await this.starting?.catch(() => undefined);
     setCertificateSource(undefined);
-    await http.close();
-    if (edge) await edge.stop();
-    await manager.stop();
-    await sendLog.close();
-    await sendTracking.close();
-    outbound.close();
-    await Promise.all(
-      Object.values(cluster.workers ?? {}).map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            if (!w) return resolve();
-            // A worker may already be gone (SIGTERM sent to the whole process group): nothing to tell it.
-            if (w.isDead() || !w.isConnected()) return resolve();
-            w.once("exit", () => resolve());
-            try {
-              w.send({ type: "stop" }, (err: Error | null) => {
-                if (err) resolve();
-              });
-            } catch {
-              resolve();
-            }
-          }),
-      ),
-    );
-  };
+    await this.http?.close();
+    if (this.edge) await this.edge.stop({ graceMs: sessionGrace(this.shutdownMs) });
+    await workersGone;
+    // Deliveries of recovered messages get a moment; the rest stay in the spool for the next start.
+    await this.recovery?.close(1000);
+    await this.manager?.stop();
+    await this.sendLog?.close();
+    await this.tracking?.close();
+    this.outbound?.close();
+  }
+}
+
+/** How long sessions in a transaction may take to finish at a stop: within the shutdown timeout, with time left to close. */
+function sessionGrace(shutdownMs: number): number {
+  return Math.max(500, shutdownMs - 3000);
 }
 
 export async function runWorker(dataDir: string, logger: Logger = createLogger({ format: resolveLogFormat(undefined), level: resolveLogLevel() })): Promise<void> {
@@ -152,30 +326,45 @@ export async function runWorker(dataDir: string, logger: Logger = createLogger({
   new client.AggregatorRegistry<client.PrometheusContentType>();
   const keys = process.env[TICKET_ENV];
   const sink = process.env[SINK_ENV] === "discard" ? ("discard" as const) : undefined;
-  const edge = new EdgeProcess({
-    dataDir,
-    ...(keys ? { ticketKeys: Buffer.from(keys, "hex") } : {}),
-    ...(sink ? { sink } : {}),
-    // The queue manager runs in the primary: tell it there is mail to send.
-    onQueued: () => process.send?.({ type: "queued" }),
-    log: logger.child({ worker: process.pid }).line,
-  });
-  try {
-    await edge.start();
-    process.send?.({ type: "ready" });
-  } catch (e) {
-    process.send?.({ type: "failed", error: (e as Error).message });
-    process.exit(1);
-  }
+  const shutdownMs = Number(process.env[SHUTDOWN_ENV]) || DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  let edge: EdgeProcess | undefined;
+  let starting: Promise<void> | undefined;
+  let stopping = false;
+  // Installed before anything listens: a stop asked for during start-up is never lost.
   const stop = async () => {
-    await edge.stop();
-    process.exit(0);
+    if (stopping) return;
+    stopping = true;
+    try {
+      await starting?.catch(() => undefined);
+      await edge?.stop({ graceMs: sessionGrace(shutdownMs) });
+    } finally {
+      process.exit(0);
+    }
   };
   process.on("message", (m: { type?: string }) => {
     if (m?.type === "stop") void stop();
   });
   process.on("SIGTERM", () => void stop());
   process.on("SIGINT", () => undefined); // the primary decides
+  const fail = (e: unknown) => {
+    if (!stopping) process.send?.({ type: "failed", error: (e as Error).message, ...(isSealpostError(e) ? { code: e.code } : {}) });
+    process.exit(stopping ? 0 : 1);
+  };
+  try {
+    edge = new EdgeProcess({
+      dataDir,
+      ...(keys ? { ticketKeys: Buffer.from(keys, "hex") } : {}),
+      ...(sink ? { sink } : {}),
+      // The queue manager runs in the primary: tell it there is mail to send.
+      onQueued: () => process.send?.({ type: "queued" }),
+      log: logger.child({ worker: process.pid }).line,
+    });
+    starting = edge.start();
+    await starting;
+  } catch (e) {
+    return fail(e);
+  }
+  if (!stopping) process.send?.({ type: "ready" });
 }
 
 export function defaultWorkers(): number {

@@ -6,6 +6,7 @@
 import net from "node:net";
 import path from "node:path";
 import { openServerContext, type ServerContext } from "../admin/context.js";
+import { SealpostError } from "../errors/errors.js";
 import { LocalDelivery, type LocalSink } from "../delivery/local.js";
 import { ProtocolLog } from "../protolog/protocol-log.js";
 import { MessageTracking } from "../protolog/tracking.js";
@@ -43,6 +44,21 @@ function receiverOptions(c: ConnectorRuntime, edge: EdgeProcess): ReceiverOption
     requestClientCertificate: cfg.domainSecureEnabled,
     minTlsVersion: "TLSv1.2",
   };
+}
+
+/** The error for a binding that cannot be listened on, naming the address and its receive connector(s). */
+export function bindingError(binding: string, connectors: string[], e: NodeJS.ErrnoException): SealpostError {
+  const which = `(receive connector${connectors.length > 1 ? "s" : ""} ${connectors.join(", ") || "?"})`;
+  const fix = "change the connector's -Bindings";
+  const text =
+    e.code === "EADDRINUSE"
+      ? `${binding} is already in use ${which}: stop the program listening there or ${fix}`
+      : e.code === "EADDRNOTAVAIL"
+        ? `${binding} is not an address of this machine ${which}: ${fix}`
+        : e.code === "EACCES"
+          ? `${binding} needs privileges to listen on ${which}: a port below 1024 needs root or CAP_NET_BIND_SERVICE`
+          : `cannot listen on ${binding} ${which}: ${e.message}`;
+  return new SealpostError("BINDING_UNAVAILABLE", text, { cause: e });
 }
 
 export class EdgeProcess {
@@ -158,8 +174,12 @@ export class EdgeProcess {
         });
         this.listeners.set(binding, srv);
       } catch (e) {
-        if (first) throw new Error(`cannot listen on ${binding}: ${(e as Error).message}`);
-        this.opts.log?.(`cannot listen on ${binding}: ${(e as Error).message}`);
+        const names = this.snap.connectors.filter((c) => c.config.bindings.includes(binding)).map((c) => c.config.name);
+        const err = bindingError(binding, names, e as NodeJS.ErrnoException);
+        // At start the server stops with this error (as Postfix's master does); later, a
+        // binding added by a configuration change is tried again at every reload (within a minute).
+        if (first) throw err;
+        this.opts.log?.(`ALERT ${err.message}; the other bindings keep serving and this one is tried again within a minute`);
       }
     }
   }
@@ -189,11 +209,12 @@ export class EdgeProcess {
     receiver.handle(socket);
   }
 
-  async stop(): Promise<void> {
+  /** `graceMs`: how long sessions in a transaction may take to finish before they are cut (default the receiver's). */
+  async stop(opts: { graceMs?: number } = {}): Promise<void> {
     if (this.watchTimer) clearInterval(this.watchTimer);
     await Promise.all([...this.listeners.values()].map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.listeners.clear();
-    await Promise.all([...this.receivers.values()].map((r) => r.closeAll()));
+    await Promise.all([...this.receivers.values()].map((r) => r.closeAll(opts.graceMs)));
     // Let deliveries of messages already acknowledged finish writing (they are durable anyway).
     for (let i = 0; i < 50 && this.delivery.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 20));
     await this.protocolLog.close();

@@ -14,7 +14,7 @@ export interface SmtpReply {
 export class TestSmtpClient {
   private socket: net.Socket | tls.TLSSocket;
   private buffer = "";
-  private waiters: Array<(r: SmtpReply) => void> = [];
+  private waiters: Array<{ resolve: (r: SmtpReply) => void; reject: (e: Error) => void }> = [];
   private replies: SmtpReply[] = [];
   private closedFlag = false;
   private closeWaiters: Array<() => void> = [];
@@ -41,6 +41,8 @@ export class TestSmtpClient {
     });
     s.on("close", () => {
       this.closedFlag = true;
+      // A reply still awaited will never come: fail now rather than at the read's timeout.
+      for (const w of this.waiters.splice(0)) w.reject(new Error(`connection closed before a reply (buffer: ${JSON.stringify(this.buffer)})`));
       for (const w of this.closeWaiters) w();
       this.closeWaiters = [];
     });
@@ -67,7 +69,7 @@ export class TestSmtpClient {
       this.buffer = this.buffer.slice(pos);
       const reply: SmtpReply = { code: Number(lines[0]?.slice(0, 3)), lines, text: lines.join("\n") };
       const w = this.waiters.shift();
-      if (w) w(reply);
+      if (w) w.resolve(reply);
       else this.replies.push(reply);
     }
   }
@@ -80,11 +82,18 @@ export class TestSmtpClient {
   read(ms = 10_000): Promise<SmtpReply> {
     const ready = this.replies.shift();
     if (ready) return Promise.resolve(ready);
+    if (this.closedFlag) return Promise.reject(new Error(`connection closed before a reply (buffer: ${JSON.stringify(this.buffer)})`));
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no reply within ${ms} ms (buffer: ${JSON.stringify(this.buffer)})`)), ms);
-      this.waiters.push((r) => {
-        clearTimeout(t);
-        resolve(r);
+      this.waiters.push({
+        resolve: (r) => {
+          clearTimeout(t);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
       });
     });
   }
