@@ -17,10 +17,13 @@
 // building verifies a signature, and must stay within the budget; the
 // verdict is a refusal (CHAIN_TOO_COMPLEX when the budget ran out,
 // CHAIN_UNTRUSTED when the set was explored within it). With A's root
-// trusted the same presentation is validated, within the budget.
+// trusted the same presentation is validated, within the budget. AIA
+// caIssuers fetches, the other cost a peer's certificates can cause, are
+// capped per verification (3 distinct http: URLs over the whole building).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import http from "node:http";
 import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { OpenSslCa, type IssuedCert } from "../helpers/openssl-ca.js";
@@ -144,6 +147,58 @@ describe("a leaf plus 2N cross-signed CA certificates", () => {
       assert.equal(v.code, "OK", v.reason);
       assert.deepEqual(v.chain.map((c) => c.source), ["peer", "anchor"]);
       assert.ok(verifies <= BUDGET);
+    }
+  });
+
+  test("AIA: at most 3 distinct http: URLs fetched per verification, over the whole path building", async () => {
+    const hits: string[] = [];
+    const server = http.createServer((req, res) => {
+      hits.push(req.url ?? "");
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const top = await OpenSslCa.createRoot({ name: "CN=Untrusted Top", keyType: "ec-p256" });
+    try {
+      // leaf <- I1 <- I2 <- I3 <- I4 <- top, none trusted, each naming its own AIA URL
+      const cas: OpenSslCa[] = [];
+      let parent = top;
+      for (let i = 4; i >= 1; i--) {
+        parent = await parent.createIntermediate({ name: `CN=Untrusted I${i}`, keyType: "ec-p256", aiaIssuerUrl: `${base}/i${i}` });
+        cas.unshift(parent);
+      }
+      const fetcher = async (url: string) => {
+        const r = await fetch(url);
+        return r.ok ? readCertificates(Buffer.from(await r.arrayBuffer())) : [];
+      };
+      const material = { anchors: [parseCert(der(caA.certPem))], intermediates: [] };
+      const opts = { now: new Date(), skewMs: 300_000, role: "client" as const, fetchIssuer: fetcher };
+      const l = (cas[0] as OpenSslCa).issueLeaf({ subject: "CN=aia.example.com", keyType: "ec-p256", aiaIssuerUrl: `${base}/leaf` });
+      const r = await validateChain([der(l.certPem), ...cas.map((c) => der(c.certPem))], material, opts);
+      assert.equal(r.verdict.code, "CHAIN_UNTRUSTED");
+      assert.equal(r.work?.aiaFetches, 3);
+      assert.deepEqual(hits, ["/leaf", "/i1", "/i2"], "nearest the leaf first, then the cap");
+      // the same URL everywhere: fetched once
+      hits.length = 0;
+      const same = await OpenSslCa.createRoot({ name: "CN=Same URL Top", keyType: "ec-p256" });
+      try {
+        const s1 = await same.createIntermediate({ name: "CN=Same I1", keyType: "ec-p256", aiaIssuerUrl: `${base}/same` });
+        const l2 = s1.issueLeaf({ subject: "CN=same.example.com", keyType: "ec-p256", aiaIssuerUrl: `${base}/same` });
+        const r2 = await validateChain([der(l2.certPem), der(s1.certPem)], material, opts);
+        assert.equal(r2.work?.aiaFetches, 1);
+        assert.deepEqual(hits, ["/same"]);
+        // not http: never fetched
+        hits.length = 0;
+        const l3 = s1.issueLeaf({ subject: "CN=tls.example.com", keyType: "ec-p256", aiaIssuerUrl: `https://127.0.0.1:${(server.address() as AddressInfo).port}/x` });
+        const r3 = await validateChain([der(l3.certPem)], material, opts);
+        assert.equal(r3.work?.aiaFetches, 0);
+        assert.deepEqual(hits, []);
+      } finally {
+        same.cleanup();
+      }
+    } finally {
+      server.close();
+      top.cleanup();
     }
   });
 

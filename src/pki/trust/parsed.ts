@@ -1,12 +1,13 @@
 // A certificate parsed once for the trust layer: Node's X509Certificate for
-// signatures and names, plus the extensions path validation needs, the
-// strength of its key and signature, and what it costs to verify a
-// signature with its key. Parsing is the costly part of a handshake's
-// certificate work, so parsed certificates are memoized by their SHA-256
+// signatures, names, dates and the key, plus the extensions path validation
+// needs (read with the trust layer's strict DER reader, revocation-der.ts),
+// the strength of its key and signature, and what it costs to verify a
+// signature with its key. A peer chooses how many certificates it sends,
+// so parsing is kept cheap (about a quarter of what going through
+// @peculiar/x509's certificate object cost) and memoized by SHA-256
 // (bounded).
 import { X509Certificate, createHash, type KeyObject } from "node:crypto";
-import { AsnConvert } from "@peculiar/asn1-schema";
-import { NameConstraints, type Name as AsnName } from "@peculiar/asn1-x509";
+import { children, content, ctx, DerError, expect, readBoolean, readExtensions, readOid, readWhole, TAG, type Tlv } from "./revocation-der.js";
 import * as x509 from "../x509.js";
 import { ensureCryptoEngine } from "../crypto-engine.js";
 import { SealpostError } from "../../errors/errors.js";
@@ -79,6 +80,7 @@ export interface SignatureInfo {
 const EKU_SERVER = "1.3.6.1.5.5.7.3.1";
 const EKU_CLIENT = "1.3.6.1.5.5.7.3.2";
 const EKU_ANY = "2.5.29.37.0";
+const OID_CN = "2.5.4.3";
 export const EKU_OIDS = { server: EKU_SERVER, client: EKU_CLIENT, any: EKU_ANY };
 
 const MEMO_MAX = 2048;
@@ -89,19 +91,23 @@ export function clearParsedMemo(): void {
   memo.clear();
 }
 
-const STRONG_HASHES = new Set(["SHA-256", "SHA-384", "SHA-512", "SHA3-256", "SHA3-384", "SHA3-512"]);
-
-/** Signature algorithms @peculiar/x509 reports by OID only: [name, strong]. */
+/** Signature algorithms by OID: [name, at least SHA-256]. */
 const SIGNATURE_OIDS: Record<string, [string, boolean]> = {
   "1.2.840.113549.1.1.2": ["md2WithRSAEncryption", false],
   "1.2.840.113549.1.1.3": ["md4WithRSAEncryption", false],
   "1.2.840.113549.1.1.4": ["md5WithRSAEncryption", false],
-  "1.2.840.113549.1.1.5": ["sha1WithRSAEncryption", false],
-  "1.3.14.3.2.29": ["sha1WithRSASignature", false],
+  "1.2.840.113549.1.1.5": ["sha1WithRSAEncryption (SHA-1)", false],
+  "1.3.14.3.2.29": ["sha1WithRSASignature (SHA-1)", false],
   "1.2.840.113549.1.1.14": ["sha224WithRSAEncryption", false],
-  "1.2.840.10045.4.1": ["ecdsa-with-SHA1", false],
+  "1.2.840.113549.1.1.11": ["sha256WithRSAEncryption", true],
+  "1.2.840.113549.1.1.12": ["sha384WithRSAEncryption", true],
+  "1.2.840.113549.1.1.13": ["sha512WithRSAEncryption", true],
+  "1.2.840.10045.4.1": ["ecdsa-with-SHA1 (SHA-1)", false],
   "1.2.840.10045.4.3.1": ["ecdsa-with-SHA224", false],
-  "1.2.840.10040.4.3": ["dsa-with-sha1", false],
+  "1.2.840.10045.4.3.2": ["ecdsa-with-SHA256", true],
+  "1.2.840.10045.4.3.3": ["ecdsa-with-SHA384", true],
+  "1.2.840.10045.4.3.4": ["ecdsa-with-SHA512", true],
+  "1.2.840.10040.4.3": ["dsa-with-sha1 (SHA-1)", false],
   "2.16.840.1.101.3.4.3.1": ["dsa-with-sha224", false],
   "2.16.840.1.101.3.4.3.2": ["dsa-with-sha256", true],
   "2.16.840.1.101.3.4.3.9": ["ecdsa-with-SHA3-224", false],
@@ -115,29 +121,26 @@ const SIGNATURE_OIDS: Record<string, [string, boolean]> = {
   "1.3.101.112": ["Ed25519", true],
   "1.3.101.113": ["Ed448", true],
 };
-
+const RSASSA_PSS = "1.2.840.113549.1.1.10";
+const STRONG_HASHES = new Set(["SHA-256", "SHA-384", "SHA-512"]);
 const FLOOR = "below the floor of SHA-256";
 
-function signatureInfo(cert: x509.X509Certificate): SignatureInfo {
-  let alg: { name?: unknown; hash?: unknown; namedCurve?: unknown };
-  try {
-    alg = cert.signatureAlgorithm as typeof alg;
-  } catch {
-    return { algorithm: "an unreadable signature algorithm", weak: "not recognized" };
+function signatureInfo(oid: string, der: Buffer): SignatureInfo {
+  const known = SIGNATURE_OIDS[oid];
+  if (known) return known[1] ? { algorithm: known[0] } : { algorithm: known[0], weak: FLOOR };
+  if (oid === RSASSA_PSS) {
+    // The hash is in the parameters (SHA-1 when they are absent); rare enough to read through @peculiar/x509.
+    let hash: unknown;
+    try {
+      ensureCryptoEngine();
+      hash = (new x509.X509Certificate(der).signatureAlgorithm as { hash?: { name?: unknown } }).hash?.name ?? "SHA-1";
+    } catch {
+      hash = undefined;
+    }
+    if (typeof hash !== "string") return { algorithm: "RSASSA-PSS with unreadable parameters", weak: "not recognized" };
+    return STRONG_HASHES.has(hash) ? { algorithm: `RSASSA-PSS with ${hash}` } : { algorithm: `RSASSA-PSS with ${hash}`, weak: FLOOR };
   }
-  const name = typeof alg.name === "string" ? alg.name : "?";
-  if (name === "Ed25519" || name === "Ed448") return { algorithm: name };
-  if (name === "EdDSA" && (alg.namedCurve === "Ed448" || alg.namedCurve === "Ed25519")) return { algorithm: alg.namedCurve };
-  const byOid = SIGNATURE_OIDS[name];
-  if (byOid) return byOid[1] ? { algorithm: byOid[0] } : { algorithm: byOid[0], weak: FLOOR };
-  const hashName = (alg.hash as { name?: unknown } | undefined)?.name;
-  if (name === "RSA-PSS" && hashName === undefined) return { algorithm: "RSASSA-PSS with SHA-1 (default parameters)", weak: FLOOR };
-  if (typeof hashName === "string") {
-    const hash = SIGNATURE_OIDS[hashName]?.[0] ?? hashName;
-    const algorithm = `${name === "RSA-PSS" ? "RSASSA-PSS" : name} with ${hash}`;
-    return STRONG_HASHES.has(hashName) ? { algorithm } : { algorithm, weak: FLOOR };
-  }
-  return { algorithm: `the signature algorithm ${name}`, weak: "not recognized" };
+  return { algorithm: `the signature algorithm ${oid}`, weak: "not recognized" };
 }
 
 /** EC curves of at least 256 bits (Node's names) and their verification cost. */
@@ -190,29 +193,86 @@ function keyInfo(key: KeyObject | undefined): KeyInfo {
   }
 }
 
-/** One normalized string per RDN: its attributes sorted, values trimmed, spaces collapsed, lower case. */
-function normalizedDn(name: x509.Name): string[] {
-  return name.toJSON().map((rdn) =>
-    Object.entries(rdn)
-      .flatMap(([type, values]) => values.map((v) => `${type.toLowerCase()}=${v.trim().replace(/\s+/g, " ").toLowerCase()}`))
+const STRING_TAGS: Record<number, (b: Buffer) => string> = {
+  0x0c: (b) => b.toString("utf8"), // UTF8String
+  0x13: (b) => b.toString("latin1"), // PrintableString
+  0x14: (b) => b.toString("latin1"), // TeletexString (as Latin-1, as most readers do)
+  0x16: (b) => b.toString("latin1"), // IA5String
+  0x1c: (b) => String.fromCodePoint(...Array.from({ length: b.length >> 2 }, (_, i) => b.readUInt32BE(i * 4))), // UniversalString
+  0x1e: (b) => Buffer.from(b).swap16().toString("utf16le"), // BMPString
+};
+
+/** An attribute value as text: a string type decoded, anything else as "#" and its DER in hex. */
+function attributeText(buf: Buffer, t: Tlv): string {
+  const decode = STRING_TAGS[t.tag];
+  if (decode && (t.tag !== 0x1e || (t.end - t.vstart) % 2 === 0) && (t.tag !== 0x1c || (t.end - t.vstart) % 4 === 0)) return decode(content(buf, t));
+  return `#${buf.subarray(t.start, t.end).toString("hex")}`;
+}
+
+/** Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value ANY }: [type, text] per attribute, per RDN. */
+function readName(buf: Buffer, t: Tlv): [string, string][][] {
+  return children(buf, expect(t, TAG.SEQUENCE, "a name")).map((rdn) =>
+    children(buf, expect(rdn, TAG.SET, "a relative distinguished name")).map((ava) => {
+      const [type, value] = children(buf, expect(ava, TAG.SEQUENCE, "an attribute"));
+      if (!value) throw new DerError("an attribute has no value");
+      return [readOid(buf, type as Tlv), attributeText(buf, value)];
+    }),
+  );
+}
+
+/** One normalized string per RDN (attribute OIDs, values trimmed, spaces collapsed, lower case, sorted). */
+function normalizedDn(name: [string, string][][]): string[] {
+  return name.map((rdn) =>
+    rdn
+      .map(([type, v]) => `${type}=${v.trim().replace(/\s+/g, " ").toLowerCase()}`)
       .sort()
       .join("+"),
   );
 }
 
-function parseNameConstraints(value: ArrayBuffer): ParsedNameConstraints {
-  const nc = AsnConvert.parse(value, NameConstraints);
-  const dns = (subtrees: typeof nc.permittedSubtrees) =>
-    (subtrees ?? [])
-      .map((s) => s.base.dNSName)
-      .filter((v): v is string => typeof v === "string")
-      .map((v) => v.trim().toLowerCase().replace(/\.$/, ""));
-  const dirs = (subtrees: typeof nc.permittedSubtrees) =>
-    (subtrees ?? [])
-      .map((s) => s.base.directoryName)
-      .filter((v): v is AsnName => v !== undefined)
-      .map((v) => normalizedDn(new x509.Name(v)));
-  return { permitted: dns(nc.permittedSubtrees), excluded: dns(nc.excludedSubtrees), permittedDirs: dirs(nc.permittedSubtrees), excludedDirs: dirs(nc.excludedSubtrees) };
+const GN_DNS = 0x82; // [2] IA5String
+const GN_URI = 0x86; // [6] IA5String
+const GN_DIRECTORY = ctx(4, true); // [4] EXPLICIT Name
+
+/** NameConstraints ::= SEQUENCE { permittedSubtrees [0] OPTIONAL, excludedSubtrees [1] OPTIONAL } of GeneralSubtree { base, ... }. */
+function parseNameConstraints(value: Buffer): ParsedNameConstraints {
+  const top = readWhole(value, TAG.SEQUENCE);
+  const out: ParsedNameConstraints = { permitted: [], excluded: [], permittedDirs: [], excludedDirs: [] };
+  for (const part of children(value, top)) {
+    const permitted = part.tag === ctx(0, true);
+    if (!permitted && part.tag !== ctx(1, true)) throw new DerError("name constraints are malformed");
+    for (const subtree of children(value, part)) {
+      const base = children(value, expect(subtree, TAG.SEQUENCE, "a general subtree"))[0];
+      if (!base) throw new DerError("a general subtree has no base");
+      if (base.tag === GN_DNS) {
+        (permitted ? out.permitted : out.excluded).push(content(value, base).toString("latin1").trim().toLowerCase().replace(/\.$/, ""));
+      } else if (base.tag === GN_DIRECTORY) {
+        const name = children(value, base)[0];
+        (permitted ? out.permittedDirs : out.excludedDirs).push(normalizedDn(readName(value, expect(name, TAG.SEQUENCE, "a directory name"))));
+      }
+      // Other name types (e-mail, IP, URI, ...) constrain names Sealpost does not use.
+    }
+  }
+  return out;
+}
+
+/** The extensions, each at most once (a repeated one is malformed: readers would disagree on which counts). */
+function extensionMap(buf: Buffer, tbs: Tlv[]): Map<string, Buffer> {
+  const wrapped = tbs.find((t) => t.tag === ctx(3, true));
+  const map = new Map<string, Buffer>();
+  if (!wrapped) return map;
+  for (const e of readExtensions(buf, expect(children(buf, wrapped)[0], TAG.SEQUENCE, "extensions"))) {
+    if (map.has(e.oid)) throw new DerError(`the extension ${e.oid} appears twice`);
+    map.set(e.oid, e.value);
+  }
+  return map;
+}
+
+/** Each general name of a GeneralNames value with the given (primitive) tag, as Latin-1 text. */
+function generalNames(value: Buffer, tag: number): string[] {
+  return children(value, readWhole(value, TAG.SEQUENCE))
+    .filter((g) => g.tag === tag)
+    .map((g) => content(value, g).toString("latin1"));
 }
 
 /** Node prints multi-line DNs ("CN=x\nO=y", most general first); show them as Windows does. */
@@ -232,49 +292,89 @@ export function parseCert(der: Buffer): ParsedCert {
     byBuffer.set(der, hit);
     return hit;
   }
-  ensureCryptoEngine();
-  let node: X509Certificate;
-  let cert: x509.X509Certificate;
-  let bc: x509.BasicConstraintsExtension | null;
-  let ku: x509.KeyUsagesExtension | null;
-  let eku: x509.ExtendedKeyUsageExtension | null;
-  let san: x509.SubjectAlternativeNameExtension | null;
-  let aia: x509.AuthorityInfoAccessExtension | null;
-  let ski: x509.SubjectKeyIdentifierExtension | null;
-  let akid: x509.AuthorityKeyIdentifierExtension | null;
-  let ncExt: x509.Extension | undefined;
+  let parsed: ParsedCert;
   try {
-    node = new X509Certificate(der);
-    cert = new x509.X509Certificate(der);
-    // @peculiar/x509 decodes every extension on first access: a damaged one throws here.
-    bc = cert.getExtension(x509.BasicConstraintsExtension);
-    ku = cert.getExtension(x509.KeyUsagesExtension);
-    eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-    san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-    aia = cert.getExtension(x509.AuthorityInfoAccessExtension);
-    ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
-    akid = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
-    ncExt = cert.extensions.find((e) => e.type === "2.5.29.30");
+    parsed = parse(der, sha256);
   } catch (e) {
+    // Anything unreadable (an extension included) is a malformed certificate, never "no extension".
     throw new SealpostError("CERT_MALFORMED", "A certificate could not be parsed.", { cause: e });
   }
-  let nameConstraints: ParsedCert["nameConstraints"];
-  let subjectDn: string[];
-  try {
-    if (ncExt) nameConstraints = parseNameConstraints(ncExt.value);
-    subjectDn = normalizedDn(cert.subjectName);
-  } catch (e) {
-    // Constraints that cannot be read must not be read as "none".
-    throw new SealpostError("CERT_MALFORMED", "A certificate's name constraints or subject could not be parsed.", { cause: e });
+  if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value as string);
+  memo.set(sha256, parsed);
+  byBuffer.set(der, parsed);
+  return parsed;
+}
+
+const CA_ISSUERS = "1.3.6.1.5.5.7.48.2";
+const EXT = {
+  basicConstraints: "2.5.29.19",
+  keyUsage: "2.5.29.15",
+  extKeyUsage: "2.5.29.37",
+  subjectAltName: "2.5.29.17",
+  authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
+  subjectKeyId: "2.5.29.14",
+  authorityKeyId: "2.5.29.35",
+  nameConstraints: "2.5.29.30",
+};
+
+/** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature } */
+function parse(der: Buffer, sha256: string): ParsedCert {
+  const node = new X509Certificate(der);
+  const [tbsTlv, sigAlg] = children(der, readWhole(der, TAG.SEQUENCE));
+  const tbs = children(der, expect(tbsTlv, TAG.SEQUENCE, "the to-be-signed certificate"));
+  // version [0] (optional), serial, signature, issuer, validity, subject, ...
+  const subjectTlv = tbs[(tbs[0]?.tag === ctx(0, true) ? 1 : 0) + 4];
+  const subject = readName(der, expect(subjectTlv, TAG.SEQUENCE, "the subject"));
+  const ext = extensionMap(der, tbs);
+
+  let isCa = false;
+  let pathLen: number | undefined;
+  const bc = ext.get(EXT.basicConstraints);
+  if (bc) {
+    for (const f of children(bc, readWhole(bc, TAG.SEQUENCE))) {
+      if (f.tag === TAG.BOOLEAN) isCa = readBoolean(bc, f);
+      else if (f.tag === TAG.INTEGER) {
+        const v = content(bc, f);
+        if (v.length === 0 || v.length > 4 || ((v[0] as number) & 0x80) !== 0) throw new DerError("a path length is malformed");
+        pathLen = v.readUIntBE(0, v.length);
+      }
+    }
   }
+  let keyCertSign: boolean | undefined;
+  const ku = ext.get(EXT.keyUsage);
+  if (ku) {
+    const bits = content(ku, readWhole(ku, TAG.BIT_STRING));
+    if (bits.length === 0) throw new DerError("a key usage is malformed");
+    keyCertSign = bits.length > 1 && ((bits[1] as number) & 0x04) !== 0; // bit 5
+  }
+  const ekuValue = ext.get(EXT.extKeyUsage);
+  const eku = ekuValue ? children(ekuValue, readWhole(ekuValue, TAG.SEQUENCE)).map((t) => readOid(ekuValue, t)) : undefined;
+  const san = ext.get(EXT.subjectAltName);
+  const aia = ext.get(EXT.authorityInfoAccess);
+  const aiaIssuerUrls: string[] = [];
+  if (aia) {
+    for (const d of children(aia, readWhole(aia, TAG.SEQUENCE))) {
+      const [method, location] = children(aia, expect(d, TAG.SEQUENCE, "an access description"));
+      if (readOid(aia, method as Tlv) === CA_ISSUERS && location?.tag === GN_URI) aiaIssuerUrls.push(content(aia, location).toString("latin1"));
+    }
+  }
+  const ski = ext.get(EXT.subjectKeyId);
+  const subjectKeyId = ski ? content(ski, readWhole(ski, TAG.OCTET_STRING)).toString("hex") : undefined;
+  const aki = ext.get(EXT.authorityKeyId);
+  const akiKeyId = aki ? children(aki, readWhole(aki, TAG.SEQUENCE)).find((f) => f.tag === 0x80) : undefined;
+  const authorityKeyId = aki && akiKeyId ? content(aki, akiKeyId).toString("hex") : undefined;
+  const ncValue = ext.get(EXT.nameConstraints);
+  const nameConstraints = ncValue ? parseNameConstraints(ncValue) : undefined;
+  const sigOid = readOid(der, children(der, expect(sigAlg, TAG.SEQUENCE, "the signature algorithm"))[0] as Tlv);
+
   let publicKey: KeyObject | undefined;
   try {
     publicKey = node.publicKey;
   } catch {
     publicKey = undefined;
   }
-  const cn = cert.subjectName.getField("CN")[0];
-  const parsed: ParsedCert = {
+  const cn = subject.flat().find(([type]) => type === OID_CN)?.[1];
+  return {
     der,
     node,
     sha1: createHash("sha1").update(der).digest("hex").toUpperCase(),
@@ -285,25 +385,21 @@ export function parseCert(der: Buffer): ParsedCert {
     notBefore: new Date(node.validFrom),
     notAfter: new Date(node.validTo),
     selfIssued: node.subject === node.issuer,
-    isCa: bc?.ca ?? false,
-    ...(bc?.pathLength !== undefined ? { pathLen: bc.pathLength } : {}),
-    ...(ku ? { keyCertSign: (ku.usages & x509.KeyUsageFlags.keyCertSign) !== 0 } : {}),
-    ...(eku ? { eku: Array.from(eku.usages, (u) => String(u)) } : {}),
-    dnsNames: san ? san.names.items.filter((n) => n.type === "dns").map((n) => n.value.toLowerCase()) : [],
+    isCa,
+    ...(pathLen !== undefined ? { pathLen } : {}),
+    ...(keyCertSign !== undefined ? { keyCertSign } : {}),
+    ...(eku ? { eku } : {}),
+    dnsNames: san ? generalNames(san, GN_DNS).map((n) => n.toLowerCase()) : [],
     ...(cn !== undefined ? { commonName: cn } : {}),
-    aiaIssuerUrls: aia ? aia.caIssuers.filter((g) => g.type === "url").map((g) => g.value) : [],
+    aiaIssuerUrls,
     ...(nameConstraints ? { nameConstraints } : {}),
-    subjectDn,
-    ...(ski?.keyId ? { subjectKeyId: ski.keyId.toLowerCase() } : {}),
-    ...(akid?.keyId ? { authorityKeyId: akid.keyId.toLowerCase() } : {}),
+    subjectDn: normalizedDn(subject),
+    ...(subjectKeyId ? { subjectKeyId } : {}),
+    ...(authorityKeyId ? { authorityKeyId } : {}),
     ...(publicKey ? { publicKey } : {}),
     key: keyInfo(publicKey),
-    signature: signatureInfo(cert),
+    signature: signatureInfo(sigOid, der),
   };
-  if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value as string);
-  memo.set(sha256, parsed);
-  byBuffer.set(der, parsed);
-  return parsed;
 }
 
 /**
