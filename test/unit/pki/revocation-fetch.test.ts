@@ -1,5 +1,7 @@
 // httpFetcher against a Node http server on 127.0.0.1 (loopback only): schemes,
-// redirects, size and time limits, HTTP errors.
+// redirects, size and time limits, HTTP errors. The outbound fetch policy
+// refuses loopback by default (fetch-policy.test.ts tests that), so this
+// fetcher allows 127.0.0.0/8 on any port explicitly.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -12,7 +14,8 @@ let server: http.Server;
 let base: string;
 const routes = new Map<string, Handler>();
 const hits = new Map<string, number>();
-const fetch = httpFetcher();
+// Loopback only, any port (the server's is random).
+const fetch = httpFetcher({ policy: { allowedRanges: ["127.0.0.0/8"], allowedPorts: ["1-65535"] } });
 const opts = { maxBytes: 1000, timeoutMs: 2000 };
 
 before(async () => {
