@@ -2,9 +2,13 @@
 // each, written atomically, shared by every worker process and kept across
 // restarts) with a parsed copy in memory. A memory copy is used only while the
 // disk file is unchanged: when another worker has refreshed the file, it is
-// read again. Freshness windows and the one-refresh-at-a-time rule live here.
+// read again. Beside each file, NAME.json says where it came from and what it
+// was verified against (so Update-RevocationCache, in another process, can
+// fetch it again). Freshness (by nextUpdate and by age) and the
+// one-refresh-at-a-time rule live here.
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, statSync, utimesSync } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { open, readdir, stat } from "node:fs/promises";
 import * as path from "node:path";
 import { writeFileDurable } from "../../config/datadir.js";
 
@@ -29,6 +33,30 @@ export function freshness(w: Window, now: Date, skewMs: number): Freshness {
   const span = Math.max(0, end - w.start.getTime());
   return t >= end - span / 10 ? "due" : "fresh";
 }
+
+/**
+ * Freshness of a cached entry by its window (as freshness()) and by its age: past fetchedAt + maxAgeMs it
+ * is "expired" (fetched again before it answers), in the last 10% of that age "due". The age is measured
+ * on this server's clock, so no skew is added to it.
+ */
+export function entryFreshness(e: { window: Window; fetchedAt: Date }, now: Date, skewMs: number, maxAgeMs: number): Freshness {
+  const byWindow = freshness(e.window, now, skewMs);
+  if (byWindow === "expired") return "expired";
+  const age = now.getTime() - e.fetchedAt.getTime();
+  if (age > maxAgeMs) return "expired";
+  return byWindow === "due" || age >= maxAgeMs * 0.9 ? "due" : "fresh";
+}
+
+/** Whether an entry that is not usable is so by its nextUpdate ("window") or by its age ("age"); undefined if usable. */
+export function expiredBy(e: { window: Window; fetchedAt: Date }, now: Date, skewMs: number, maxAgeMs: number): "window" | "age" | undefined {
+  if (freshness(e.window, now, skewMs) === "expired") return "window";
+  return now.getTime() - e.fetchedAt.getTime() > maxAgeMs ? "age" : undefined;
+}
+
+/** NAME.json: what a cached CRL or OCSP response is for (base64 DER certificates). */
+export type EntryMeta =
+  | { kind: "crl"; url: string; issuer: string }
+  | { kind: "ocsp"; urls: string[]; cert: string; issuer: string };
 
 /** How long a file's mtime, once read, is taken as current: how soon a worker sees another worker's refresh. */
 export const MTIME_RECHECK_MS = 1000;
@@ -56,8 +84,54 @@ export class DiskCache {
   }
 
   file(name: string): string {
-    if (!/^[a-f0-9]{64}\.(crl|ocsp)$/.test(name)) throw new Error("bad revocation cache file name");
+    if (!/^[a-f0-9]{64}\.(crl|ocsp)(\.json)?$/.test(name)) throw new Error("bad revocation cache file name");
     return path.join(this.dir, name);
+  }
+
+  /** Digests of the NAME.json contents this process wrote or read, so an unchanged one is not written again. */
+  private readonly metaSeen = new Map<string, string>();
+
+  /** Writes NAME.json unless it already says the same. Best effort: the entry works without it. */
+  writeMeta(name: string, meta: EntryMeta): void {
+    const data = Buffer.from(JSON.stringify(meta));
+    const digest = createHash("sha256").update(data).digest("hex");
+    if (this.metaSeen.get(name) === digest) return;
+    try {
+      this.ensure();
+      writeFileDurable(this.file(`${name}.json`), data, 0o600);
+      this.metaSeen.delete(name);
+      this.metaSeen.set(name, digest);
+      if (this.metaSeen.size > 25_000) this.metaSeen.delete(this.metaSeen.keys().next().value as string);
+    } catch {
+      // the cache still works; Update-RevocationCache will not know this entry
+    }
+  }
+
+  /** The names of the cached entries (NAME for every NAME.crl / NAME.ocsp file), and their NAME.json when readable. */
+  async listEntries(): Promise<Array<{ name: string; meta?: EntryMeta }>> {
+    let files: string[];
+    try {
+      files = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const names = files.filter((f) => /^[a-f0-9]{64}\.(crl|ocsp)$/.test(f)).sort();
+    const have = new Set(files);
+    const out: Array<{ name: string; meta?: EntryMeta }> = [];
+    for (const name of names) {
+      let meta: EntryMeta | undefined;
+      if (have.has(`${name}.json`)) {
+        const file = await this.read(`${name}.json`, 1 << 20);
+        try {
+          const parsed = file ? (JSON.parse(file.data.toString("utf8")) as EntryMeta) : undefined;
+          if (parsed && (parsed.kind === "crl" || parsed.kind === "ocsp")) meta = parsed;
+        } catch {
+          meta = undefined;
+        }
+      }
+      out.push(meta ? { name, meta } : { name });
+    }
+    return out;
   }
 
   /** mtime in ms, or undefined when the file does not exist (or cannot be read); at most MTIME_RECHECK_MS old. */
@@ -230,8 +304,9 @@ export class EntryStore<P> {
     });
   }
 
-  /** Stores a freshly fetched entry on disk and in memory. */
-  put(entry: Omit<Entry<P>, "mtimeMs">): Entry<P> {
+  /** Stores a freshly fetched entry on disk (with what it is for) and in memory. */
+  put(entry: Omit<Entry<P>, "mtimeMs">, meta?: EntryMeta): Entry<P> {
+    if (meta) this.disk.writeMeta(entry.name, meta);
     const full: Entry<P> = { ...entry, mtimeMs: this.disk.write(entry.name, entry.der, entry.fetchedAt) };
     const old = this.mem.get(entry.name);
     if (old?.hooks && !full.hooks) full.hooks = old.hooks;

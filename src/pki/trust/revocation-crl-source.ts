@@ -55,7 +55,7 @@ export class CrlSource extends Source<ParsedCrl> {
         reload: () => this.store.current(name, this.s.maxCrlBytes, decode),
       },
       signedByIssuer,
-      (end, why) => `the cached CRL from ${shown} expired at ${iso(end)} and could not be refreshed: ${why}`,
+      (stale, why) => `the cached CRL from ${shown} ${stale} and could not be refreshed: ${why}`,
     );
     if (isUnknown(e)) return e;
     if (!signedByIssuer(e)) return unknown(`the CRL at ${shown} is not signed by ${issuer.subjectText}`);
@@ -72,10 +72,16 @@ export class CrlSource extends Source<ParsedCrl> {
     return { status: "good", source: "crl", url, thisUpdate: crl.thisUpdate, ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate } : {}) };
   }
 
+  /** Fetches the CRL at `url` now, whatever the cache holds (Update-RevocationCache); throws a Failure when nothing usable came. */
+  update(url: string, issuer: CertFields): Promise<Entry<ParsedCrl>> {
+    const name = `${sha256(url)}.crl`;
+    return this.refresh(name, url, issuer, issuer.subjectDer, this.store.peek(name), true);
+  }
+
   /** Fetches, verifies and stores the CRL at `url` (one fetch per URL at a time). */
-  private refresh(name: string, url: string, issuer: CertFields, certIssuerDer: Buffer, seen?: Entry<ParsedCrl>): Promise<Entry<ParsedCrl>> {
+  private refresh(name: string, url: string, issuer: CertFields, certIssuerDer: Buffer, seen?: Entry<ParsedCrl>, forced = false): Promise<Entry<ParsedCrl>> {
     return this.flights.run(name, async () => {
-      const newer = this.newerThan(name, seen);
+      const newer = forced ? undefined : this.newerThan(name, seen);
       if (newer) return newer;
       const shown = printable(url);
       const fail = (problem: string): never => {
@@ -112,7 +118,10 @@ export class CrlSource extends Source<ParsedCrl> {
       if (window.end.getTime() + this.s.skewMs < now.getTime()) return fail(`is out of date (its nextUpdate was ${iso(window.end)})`);
       const old = this.store.peek(name);
       if (old && crl.thisUpdate < old.parsed.thisUpdate) return fail("is older than the copy already cached");
-      return this.store.put({ name, der: crl.der, parsed: crl, window, fetchedAt: now, verifiedFor: new Set([sha256(issuer.der)]) });
+      return this.store.put(
+        { name, der: crl.der, parsed: crl, window, fetchedAt: now, verifiedFor: new Set([sha256(issuer.der)]) },
+        { kind: "crl", url, issuer: issuer.der.toString("base64") },
+      );
     });
   }
 }

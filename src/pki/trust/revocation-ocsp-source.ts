@@ -14,6 +14,12 @@ const OCSP_MAX_BYTES = 256 * 1024;
  * plain http an old signed "good" could be replayed, and its thisUpdate is what dates it).
  */
 const NO_NEXT_UPDATE_MS = HOUR_MS;
+/**
+ * After every responder of a certificate failed, checks that have a CRL to fall back on do not ask them
+ * again for this long (OCSP is tried first: a responder that is down must not make every message wait
+ * for its timeout before the cached CRL answers). Update-RevocationCache always asks.
+ */
+export const OCSP_FAILURE_BACKOFF_MS = 5 * 60_000;
 
 interface OcspCached {
   answer: OcspAnswer;
@@ -27,12 +33,15 @@ function ocspWindow(a: OcspAnswer): Window {
 
 export class OcspSource extends Source<OcspCached> {
   private readonly flights = new SingleFlight<Entry<OcspCached>>();
+  /** The last failed refresh per CertID (clock time and the failure), for OCSP_FAILURE_BACKOFF_MS. */
+  private readonly failed = new Map<string, { at: number; failure: Failure }>();
 
   constructor(s: SourceSettings) {
     super(s, new EntryStore<OcspCached>(s.disk, MAX_OCSP));
   }
 
-  async check(urls: string[], cert: CertFields, issuer: CertFields): Promise<RevocationStatus> {
+  /** `backoff`: a CRL can answer instead, so responders that failed within OCSP_FAILURE_BACKOFF_MS are not asked again. */
+  async check(urls: string[], cert: CertFields, issuer: CertFields, opts: { backoff?: boolean } = {}): Promise<RevocationStatus> {
     const certId = buildCertId(cert, issuer);
     const name = `${sha256(certId)}.ocsp`;
     const issuerKey = sha256(issuer.der);
@@ -42,12 +51,17 @@ export class OcspSource extends Source<OcspCached> {
     };
     const e = await this.resolve(
       {
-        refresh: (seen) => this.refresh(name, urls, certId, cert, issuer, seen),
+        refresh: (seen) => {
+          const last = opts.backoff ? this.failed.get(name) : undefined;
+          const t = this.s.now().getTime();
+          if (last && t >= last.at && t - last.at < OCSP_FAILURE_BACKOFF_MS) return Promise.reject(last.failure);
+          return this.refresh(name, urls, certId, cert, issuer, seen);
+        },
         reload: () => this.store.current(name, OCSP_MAX_BYTES, decode),
       },
       // A CertID names one issuer key: a copy verified for another issuer certificate is not reused.
       (x) => x.verifiedFor.has(issuerKey),
-      (end, why) => `the cached OCSP response for this certificate expired at ${iso(end)} and could not be refreshed: ${why}`,
+      (stale, why) => `the cached OCSP response for this certificate ${stale} and could not be refreshed: ${why}`,
     );
     if (isUnknown(e)) return e;
     return this.answer(e.parsed, urls);
@@ -71,6 +85,13 @@ export class OcspSource extends Source<OcspCached> {
     return unknown(`the OCSP responder at ${printable(url)} does not know this certificate (it answered "unknown")`);
   }
 
+  /** Asks the responders now, whatever the cache holds (Update-RevocationCache); throws a Failure when none gave a usable response. */
+  update(urls: string[], cert: CertFields, issuer: CertFields): Promise<Entry<OcspCached>> {
+    const certId = buildCertId(cert, issuer);
+    const name = `${sha256(certId)}.ocsp`;
+    return this.refresh(name, urls, certId, cert, issuer, this.store.peek(name), true);
+  }
+
   /** Asks each responder in turn until one gives a usable response; stores it (one refresh per CertID at a time). */
   private refresh(
     name: string,
@@ -79,9 +100,10 @@ export class OcspSource extends Source<OcspCached> {
     cert: CertFields,
     issuer: CertFields,
     seen?: Entry<OcspCached>,
+    forced = false,
   ): Promise<Entry<OcspCached>> {
     return this.flights.run(name, async () => {
-      const newer = this.newerThan(name, seen);
+      const newer = forced ? undefined : this.newerThan(name, seen);
       if (newer) return newer;
       const request = buildOcspRequest(certId);
       const failures: string[] = [];
@@ -102,10 +124,18 @@ export class OcspSource extends Source<OcspCached> {
           continue;
         }
         const window = ocspWindow(answer);
-        return this.store.put({ name, der: body, parsed: { answer, url }, window, fetchedAt: now, verifiedFor: new Set([sha256(issuer.der)]) });
+        this.failed.delete(name);
+        return this.store.put(
+          { name, der: body, parsed: { answer, url }, window, fetchedAt: now, verifiedFor: new Set([sha256(issuer.der)]) },
+          { kind: "ocsp", urls, cert: cert.der.toString("base64"), issuer: issuer.der.toString("base64") },
+        );
       }
       const all = failures.join("; ");
-      throw new Failure(all, all);
+      const failure = new Failure(all, all);
+      this.failed.delete(name);
+      this.failed.set(name, { at: this.s.now().getTime(), failure });
+      if (this.failed.size > MAX_OCSP) this.failed.delete(this.failed.keys().next().value as string);
+      throw failure;
     });
   }
 

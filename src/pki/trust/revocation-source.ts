@@ -1,10 +1,12 @@
 // What the CRL and OCSP sources share: options and counters, the cache
 // decision (fresh: answer; due: answer and refresh in the background;
 // expired: refresh first), spaced background refreshes, and the failure
-// sentences that end up in an "unknown" status.
+// sentences that end up in an "unknown" status. An entry expires at its
+// nextUpdate (+ skew) or when it is older than the maximum age, whichever
+// comes first; both are handled alike.
 import { createHash } from "node:crypto";
 import { printable, type Fetcher } from "./fetch.js";
-import { freshness, type DiskCache, type Entry, type EntryHooks, type EntryStore } from "./revocation-cache.js";
+import { entryFreshness, expiredBy, type DiskCache, type Entry, type EntryHooks, type EntryStore } from "./revocation-cache.js";
 
 export interface SourceSettings {
   fetcher: Fetcher;
@@ -12,6 +14,8 @@ export interface SourceSettings {
   maxCrlBytes: number;
   timeoutMs: number;
   skewMs: number;
+  /** The longest a cached copy is used after it was fetched, whatever its nextUpdate (read at each use: a setting). */
+  maxAgeMs: () => number;
   disk: DiskCache;
   stats: { fetches: number; fetchFailures: number; cacheHits: number };
 }
@@ -50,6 +54,14 @@ function whyOf(e: unknown): string {
 }
 
 export const iso = (d: Date): string => d.toISOString();
+
+/** "24 hours", "90 minutes", "45 seconds". */
+export function durationText(ms: number): string {
+  const unit = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+  if (ms % 3_600_000 === 0) return unit(ms / 3_600_000, "hour");
+  if (ms % 60_000 === 0) return unit(ms / 60_000, "minute");
+  return unit(Math.round(ms / 1000), "second");
+}
 /**
  * SHA-256 in hex, remembered: a partner's chain is checked for every message
  * and the same URLs and issuer certificates (the same Buffer objects, from
@@ -94,7 +106,7 @@ export abstract class Source<P> {
       this.store.entries().map(async (e) => {
         try {
           const cur = (await e.hooks?.reload()) ?? e;
-          if (freshness(cur.window, this.s.now(), this.s.skewMs) !== "fresh") await cur.hooks?.refresh(cur);
+          if (this.freshness(cur) !== "fresh") await cur.hooks?.refresh(cur);
         } catch {
           // counted in stats; the next check or timer tick tries again
         }
@@ -102,30 +114,44 @@ export abstract class Source<P> {
     );
   }
 
+  protected freshness(e: Entry<P>): ReturnType<typeof entryFreshness> {
+    return entryFreshness(e, this.s.now(), this.s.skewMs, this.s.maxAgeMs());
+  }
+
+  /** Why a cached copy may no longer answer: "expired at T" (its nextUpdate) or "was fetched at T, more than ... ago". */
+  protected staleText(e: Entry<P>): string {
+    if (expiredBy(e, this.s.now(), this.s.skewMs, this.s.maxAgeMs()) === "age") {
+      return `was fetched at ${iso(e.fetchedAt)}, longer ago than the revocation cache's maximum age of ${durationText(this.s.maxAgeMs())}`;
+    }
+    return `expired at ${iso(e.window.end)}`;
+  }
+
   /**
-   * The entry to answer from: the cached one while usable (starting a background refresh in its last 10%),
-   * else a freshly fetched one; or unknown when neither is available. `usable` rejects a cached copy that
-   * was verified for another issuer; `expired` words the failure to refresh an expired copy.
+   * The entry to answer from: the cached one while usable (starting a background refresh in its last 10%
+   * of validity or of the maximum age), else a freshly fetched one; or unknown when neither is available.
+   * `usable` rejects a cached copy that was verified for another issuer; `expired` words the failure to
+   * refresh a copy that may no longer answer (`stale`: why, from staleText).
    */
   protected async resolve(
     hooks: EntryHooks<P>,
     usable: (e: Entry<P>) => boolean,
-    expired: (end: Date, why: string) => string,
+    expired: (stale: string, why: string) => string,
   ): Promise<Entry<P> | Unknown> {
     let e = await hooks.reload();
     if (e && !usable(e)) e = undefined;
     if (e) {
       e.hooks = hooks;
-      const state = freshness(e.window, this.s.now(), this.s.skewMs);
+      const state = this.freshness(e);
       if (state !== "expired") {
         this.s.stats.cacheHits++;
         if (state === "due") this.background(e);
         return e;
       }
+      const stale = this.staleText(e);
       try {
         return await hooks.refresh(e);
       } catch (f) {
-        return unknown(expired(e.window.end, whyOf(f)));
+        return unknown(expired(stale, whyOf(f)));
       }
     }
     try {
@@ -138,15 +164,15 @@ export abstract class Source<P> {
   }
 
   /**
-   * Starts a refresh without waiting for it. Attempts for one entry are spaced (1% of its window, between
-   * 30 s and 15 min), successful or not, so that a server still handing out the same CRL is not asked again
-   * on every check.
+   * Starts a refresh without waiting for it. Attempts for one entry are spaced (1% of its window or of the
+   * maximum age, whichever is shorter, between 30 s and 15 min), successful or not, so that a server still
+   * handing out the same CRL is not asked again on every check.
    */
   private background(e: Entry<P>): void {
     const refresh = e.hooks?.refresh;
     if (!refresh) return;
     const nowMs = this.s.now().getTime();
-    const span = e.window.end.getTime() - e.window.start.getTime();
+    const span = Math.min(e.window.end.getTime() - e.window.start.getTime(), this.s.maxAgeMs());
     const spacing = Math.min(Math.max(span / 100, BACKGROUND_MIN_SPACING_MS), BACKGROUND_MAX_SPACING_MS);
     const last = this.attempts.get(e.name);
     if (last !== undefined && nowMs >= last && nowMs - last < spacing) return;
@@ -163,6 +189,6 @@ export abstract class Source<P> {
   protected newerThan(name: string, seen: Entry<P> | undefined): Entry<P> | undefined {
     const cur = this.store.peek(name);
     if (!cur || cur === seen || (seen && cur.fetchedAt <= seen.fetchedAt)) return undefined;
-    return freshness(cur.window, this.s.now(), this.s.skewMs) === "expired" ? undefined : cur;
+    return this.freshness(cur) === "expired" ? undefined : cur;
   }
 }

@@ -1,5 +1,6 @@
-// Trusted root and intermediate certificates of the organization, and the
-// organization-wide settings that exist so far (Get/Set-TransportConfig).
+// Trusted root and intermediate certificates of the organization, the
+// organization-wide settings that exist so far (Get/Set-TransportConfig), and
+// this server's revocation cache (Update-RevocationCache).
 import { readInputFile } from "../../config/files.js";
 import type { TrustedKind } from "../../org/store.js";
 import type { CmdletDef } from "../shell.js";
@@ -42,7 +43,26 @@ function trustCmdlets(kind: TrustedKind, noun: string): CmdletDef[] {
   ];
 }
 
+const updateRevocationCache: CmdletDef = {
+  name: "Update-RevocationCache",
+  synopsis: "Fetches again, now, the cached CRLs and OCSP answers (all, -Url <CRL or OCSP URL>, or one certificate's: -Certificate <thumbprint> or -Path <file>) and reports what each fetch got.",
+  table: ["Source", "Status", "ThisUpdate", "NextUpdate", "Url", "Error"],
+  params: [
+    { name: "Url", type: "string", help: "a CRL distribution point or OCSP responder URL: only what comes from it" },
+    { name: "Certificate", type: "string", aliases: ["Thumbprint"], fromPipelineProperty: true, help: "thumbprint of a certificate of this server, a trusted one, or one the cache holds answers for" },
+    { name: "Path", type: "string", help: "a certificate file (PEM bundle, DER, PKCS#7): the certificate first, its issuing CA may follow" },
+  ],
+  async run(args, ctx) {
+    return ctx.api.trust.updateRevocationCache({
+      ...(typeof args.Url === "string" ? { url: args.Url } : {}),
+      ...(typeof args.Certificate === "string" ? { thumbprint: args.Certificate } : {}),
+      ...(typeof args.Path === "string" ? { data: readInputFile(ctx.resolvePath(args.Path)) } : {}),
+    });
+  },
+};
+
 export const trustCmdletsAll: CmdletDef[] = [
   ...trustCmdlets("root", "TrustedRootCertificate"),
   ...trustCmdlets("intermediate", "IntermediateCertificate"),
+  updateRevocationCache,
 ];

@@ -1,6 +1,8 @@
 // The revocation layer against CAs, CRLs and OCSP responses made by the
 // OpenSSL command line, served by Node http servers bound to 127.0.0.1 (port 0).
-// The clock is injected; stats.fetches proves what the cache did.
+// The clock is injected; stats.fetches proves what the cache did. The
+// outbound fetch policy refuses loopback by default, so every checker here
+// is given a fetcher that allows 127.0.0.0/8 on any port.
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as crypto from "node:crypto";
@@ -11,11 +13,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { OpenSslCa, opensslDate, runOpenssl, type IssuedCert } from "../../helpers/openssl-ca.js";
 import { readCertificates } from "../../../src/pki/certs.js";
-import { RevocationChecker, type Fetcher, type RevocationOptions, type RevocationStatus } from "../../../src/pki/trust/revocation.js";
+import { RevocationChecker, httpFetcher, type Fetcher, type RevocationOptions, type RevocationStatus } from "../../../src/pki/trust/revocation.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
+/** The fetcher of a lab: loopback allowed explicitly. */
+const fetcher = httpFetcher({ policy: { allowedRanges: ["127.0.0.0/8"], allowedPorts: ["1-65535"] } });
+/** For tests of the nextUpdate logic alone: a maximum age that never bites first. */
+const LONG_MAX_AGE = { maxAgeMs: 60 * DAY };
 
 type Route = (body: Buffer, req: http.IncomingMessage) => Buffer;
 
@@ -143,7 +149,7 @@ beforeEach(() => {
 });
 
 function checker(opts: Partial<RevocationOptions> = {}): RevocationChecker {
-  return new RevocationChecker({ cacheDir: path.join(tmp, `cache-${++serial}`), now: () => clock, ...opts });
+  return new RevocationChecker({ cacheDir: path.join(tmp, `cache-${++serial}`), now: () => clock, fetcher, ...opts });
 }
 
 /** A leaf of the issuing CA with these pointers. */
@@ -324,23 +330,45 @@ describe("CRL", () => {
     assertUnknown(await checker().check(l.der, interDer), /it covers only some revocation reasons/);
   });
 
-  test("when the CRL cannot be fetched, OCSP answers", async () => {
-    const gone = await closedPortUrl("/gone.crl");
-    const l = leaf({ crlUrl: gone, ocspUrl: srv.url("/ocsp") });
+  // OCSP is asked first when the certificate names a responder (an answer about this one certificate,
+  // usually fresher than the CRL): the CRL is then not fetched at all.
+  test("OCSP first: when the responder answers, the CRL is not fetched", async () => {
+    const l = leaf({ crlUrl: srv.url("/second-choice.crl"), ocspUrl: srv.url("/ocsp") });
+    publishCrl("/second-choice.crl");
     const rc = checker();
     const s = await rc.check(l.der, interDer);
     assert.equal(s.status, "good");
     assert.equal((s as { source: string }).source, "ocsp");
-    assert.deepEqual(rc.stats, { fetches: 2, fetchFailures: 1, cacheHits: 0 });
+    assert.deepEqual(rc.stats, { fetches: 1, fetchFailures: 0, cacheHits: 0 });
+    assert.equal(srv.hitCount("/second-choice.crl"), 0);
   });
 
-  test("when both routes fail, the reason names both", async () => {
+  test("when OCSP cannot be reached, the CRL answers; the dead responder is not waited for again at once", async () => {
+    const goneOcsp = await closedPortUrl("/ocsp");
+    const l = leaf({ crlUrl: srv.url("/fallback.crl"), ocspUrl: goneOcsp });
+    publishCrl("/fallback.crl");
+    const rc = checker();
+    const s = await rc.check(l.der, interDer);
+    assert.equal(s.status, "good");
+    assert.equal((s as { source: string }).source, "crl");
+    assert.deepEqual(rc.stats, { fetches: 2, fetchFailures: 1, cacheHits: 0 });
+    // Within 5 minutes the responder is not asked again: the cached CRL answers at once.
+    clock = new Date(clock.getTime() + 4 * MIN);
+    assert.equal((await rc.check(l.der, interDer)).status, "good");
+    assert.deepEqual(rc.stats, { fetches: 2, fetchFailures: 1, cacheHits: 1 });
+    // Later it is tried again.
+    clock = new Date(clock.getTime() + 2 * MIN);
+    assert.equal((await rc.check(l.der, interDer)).status, "good");
+    assert.equal(rc.stats.fetches, 3);
+  });
+
+  test("when both routes fail, the reason names both (OCSP first)", async () => {
     const gone = await closedPortUrl("/gone.crl");
     const goneOcsp = await closedPortUrl("/ocsp");
     const l = leaf({ crlUrl: gone, ocspUrl: goneOcsp });
     assert.deepEqual(await checker().check(l.der, interDer), {
       status: "unknown",
-      reason: `the CRL at ${gone} could not be fetched (connection refused); the OCSP responder at ${goneOcsp} could not be reached (connection refused)`,
+      reason: `the OCSP responder at ${goneOcsp} could not be reached (connection refused); the CRL at ${gone} could not be fetched (connection refused)`,
     });
   });
 
@@ -475,7 +503,7 @@ describe("OCSP", () => {
     assert.equal((await rc2.check(h.der, interDer)).status, "good");
     assert.equal(rc2.stats.fetches, 1);
     // A second worker on the same folder uses the disk copy.
-    const rc3 = new RevocationChecker({ cacheDir: path.join(tmp, `cache-${serial}`), now: () => clock });
+    const rc3 = new RevocationChecker({ cacheDir: path.join(tmp, `cache-${serial}`), now: () => clock, fetcher });
     assert.equal((await rc3.check(h.der, interDer)).status, "good");
     assert.deepEqual(rc3.stats, { fetches: 0, fetchFailures: 0, cacheHits: 1 });
   });
@@ -486,7 +514,7 @@ describe("cache", () => {
     const l = leaf({ crlUrl: srv.url("/cache.crl") });
     const crl = publishCrl("/cache.crl");
     const cacheDir = path.join(tmp, "shared-cache");
-    const a = new RevocationChecker({ cacheDir, now: () => clock });
+    const a = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
     assert.equal(fs.existsSync(cacheDir), false, "nothing is created or fetched at construction");
     assert.equal((await a.check(l.der, interDer)).status, "good");
     assert.equal((await a.check(l.der, interDer)).status, "good");
@@ -496,7 +524,7 @@ describe("cache", () => {
     const file = path.join(cacheDir, `${sha256(srv.url("/cache.crl"))}.crl`);
     assert.deepEqual(fs.readFileSync(file), crl, "raw DER, file named by the URL's SHA-256");
 
-    const b = new RevocationChecker({ cacheDir, now: () => clock });
+    const b = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
     assert.equal((await b.check(l.der, interDer)).status, "good");
     assert.deepEqual(b.stats, { fetches: 0, fetchFailures: 0, cacheHits: 1 });
     assert.equal(srv.hitCount("/cache.crl"), 1);
@@ -516,7 +544,7 @@ describe("cache", () => {
     const l = leaf({ crlUrl: srv.url("/bg.crl") });
     const t0 = seconds(clock);
     publishCrl("/bg.crl", t0, new Date(t0.getTime() + 10 * DAY));
-    const rc = checker();
+    const rc = checker(LONG_MAX_AGE);
     assert.equal((await rc.check(l.der, interDer)).status, "good");
     inter.revoke(l.cert, "keyCompromise");
     const t1 = new Date(t0.getTime() + 9.5 * DAY);
@@ -542,7 +570,7 @@ describe("cache", () => {
       const t0 = seconds(clock);
       const next = new Date(t0.getTime() + DAY);
       own.serve("/down.crl", inter.crl({ der: true, lastUpdate: t0, nextUpdate: next }));
-      const rc = checker();
+      const rc = checker(LONG_MAX_AGE);
       assert.equal((await rc.check(l.der, interDer)).status, "good");
       await own.stop();
 
@@ -583,14 +611,14 @@ describe("cache", () => {
     const t0 = seconds(clock);
     publishCrl("/workers.crl", t0, new Date(t0.getTime() + DAY));
     const cacheDir = path.join(tmp, "workers-cache");
-    const a = new RevocationChecker({ cacheDir, now: () => clock });
+    const a = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
     assert.equal((await a.check(l.der, interDer)).status, "good");
 
     inter.revoke(l.cert, "affiliationChanged");
     const t1 = new Date(t0.getTime() + DAY + 10 * MIN);
     publishCrl("/workers.crl", t1, new Date(t1.getTime() + DAY));
     const bClock = t1;
-    const b = new RevocationChecker({ cacheDir, now: () => bClock });
+    const b = new RevocationChecker({ cacheDir, now: () => bClock, fetcher });
     assert.equal((await b.check(l.der, interDer)).status, "revoked", "b found the disk copy expired and fetched");
     assert.equal(b.stats.fetches, 1);
 
@@ -604,7 +632,7 @@ describe("cache", () => {
     const l = leaf({ crlUrl: srv.url("/due.crl") });
     const t0 = seconds(clock);
     publishCrl("/due.crl", t0, new Date(t0.getTime() + 10 * DAY));
-    const rc = checker();
+    const rc = checker(LONG_MAX_AGE);
     assert.equal((await rc.check(l.der, interDer)).status, "good");
     await rc.refreshDue();
     assert.equal(rc.stats.fetches, 1, "fresh: nothing to do");
@@ -624,13 +652,13 @@ describe("cache", () => {
     const t0 = seconds(clock);
     srv.serve("/no-next.crl", withoutNextUpdate(inter.crl({ der: true, lastUpdate: t0 }), inter.keyPath));
     const cacheDir = path.join(tmp, "no-next-cache");
-    const rc = new RevocationChecker({ cacheDir, now: () => clock });
+    const rc = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
     const s = await rc.check(l.der, interDer);
     assert.deepEqual(s, { status: "good", source: "crl", url: srv.url("/no-next.crl"), thisUpdate: t0 });
     clock = new Date(t0.getTime() + 50 * MIN);
     assert.equal((await rc.check(l.der, interDer)).status, "good");
     // Another worker dates the disk copy by its file time, which is the fetch time.
-    const other = new RevocationChecker({ cacheDir, now: () => clock });
+    const other = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
     assert.equal((await other.check(l.der, interDer)).status, "good");
     assert.deepEqual([rc.stats.fetches, other.stats.fetches], [1, 0]);
     clock = new Date(t0.getTime() + HOUR + 6 * MIN); // past fetch + 1 h + skew: fetched again before answering
@@ -645,9 +673,174 @@ describe("cache", () => {
     fs.mkdirSync(cacheDir, { mode: 0o700 });
     const file = path.join(cacheDir, `${sha256(srv.url("/damaged.crl"))}.crl`);
     fs.writeFileSync(file, Buffer.from("garbage"));
-    const rc = new RevocationChecker({ cacheDir, now: () => clock });
+    const rc = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
     assert.equal((await rc.check(l.der, interDer)).status, "good");
     assert.equal(rc.stats.fetches, 1);
     assert.equal(fs.readFileSync(file)[0], 0x30);
+  });
+});
+
+describe("maximum age", () => {
+  test("a CRL valid for 30 days is fetched again after 24 hours (the default): in the background near the bound, before answering past it", async () => {
+    const l = leaf({ crlUrl: srv.url("/month.crl") });
+    const other = leaf({ crlUrl: srv.url("/month.crl") });
+    const t0 = seconds(clock);
+    publishCrl("/month.crl", t0, new Date(t0.getTime() + 30 * DAY));
+    const rc = checker();
+    assert.equal((await rc.check(l.der, interDer)).status, "good");
+    inter.revoke(l.cert, "keyCompromise");
+    inter.revoke(other.cert, "superseded");
+    publishCrl("/month.crl", new Date(t0.getTime() + HOUR), new Date(t0.getTime() + HOUR + 30 * DAY));
+
+    clock = new Date(t0.getTime() + 20 * HOUR); // under 90% of 24 h: the cached copy, no fetch
+    assert.equal((await rc.check(l.der, interDer)).status, "good");
+    assert.equal(rc.stats.fetches, 1);
+
+    clock = new Date(t0.getTime() + 22 * HOUR); // the last 10% of the maximum age: answered, refreshed in the background
+    assert.equal((await rc.check(l.der, interDer)).status, "good");
+    await until(async () => (await rc.check(l.der, interDer)).status === "revoked", "the background refresh");
+    assert.equal(rc.stats.fetches, 2);
+
+    // A second checker (another worker) whose copy is past 24 h old fetches before it answers.
+    const cacheDir = path.join(tmp, "max-age-cache");
+    const a = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
+    clock = t0;
+    const fresh = leaf({ crlUrl: srv.url("/month2.crl") });
+    publishCrl("/month2.crl", t0, new Date(t0.getTime() + 30 * DAY));
+    assert.equal((await a.check(fresh.der, interDer)).status, "good");
+    inter.revoke(fresh.cert, "cessationOfOperation");
+    publishCrl("/month2.crl", new Date(t0.getTime() + HOUR), new Date(t0.getTime() + HOUR + 30 * DAY));
+    clock = new Date(t0.getTime() + 24 * HOUR + MIN);
+    const s = await a.check(fresh.der, interDer);
+    assert.equal(s.status, "revoked", "past the maximum age the refresh is awaited");
+    assert.equal(a.stats.fetches, 2);
+  });
+
+  test("within nextUpdate and the maximum age, a cached CRL answers while its server is down; past the age it is unknown, saying why", async () => {
+    const own = await Loopback.start();
+    try {
+      const l = leaf({ crlUrl: own.url("/down-month.crl") });
+      const t0 = seconds(clock);
+      own.serve("/down-month.crl", inter.crl({ der: true, lastUpdate: t0, nextUpdate: new Date(t0.getTime() + 30 * DAY) }));
+      const rc = checker({ maxAgeMs: 6 * HOUR });
+      const fetchedAt = clock;
+      assert.equal((await rc.check(l.der, interDer)).status, "good");
+      await own.stop();
+
+      clock = new Date(t0.getTime() + 4 * HOUR); // fresh by both bounds: no fetch at all
+      assert.deepEqual(await rc.check(l.der, interDer), { status: "good", source: "crl", url: own.url("/down-month.crl"), thisUpdate: t0, nextUpdate: new Date(t0.getTime() + 30 * DAY) });
+      assert.equal(rc.stats.fetches, 1);
+
+      clock = new Date(t0.getTime() + 5.5 * HOUR); // due: still answers, the background refresh fails
+      assert.equal((await rc.check(l.der, interDer)).status, "good");
+      await until(async () => rc.stats.fetchFailures === 1, "the failed background refresh");
+
+      clock = new Date(t0.getTime() + 6 * HOUR + MIN); // past the maximum age, server still down
+      assert.deepEqual(await rc.check(l.der, interDer), {
+        status: "unknown",
+        reason: `the cached CRL from ${own.url("/down-month.crl")} was fetched at ${fetchedAt.toISOString()}, longer ago than the revocation cache's maximum age of 6 hours and could not be refreshed: it could not be fetched (connection refused)`,
+      });
+    } finally {
+      await own.stop().catch(() => undefined);
+    }
+  });
+
+  test("the maximum age may be a function (a setting read at each use), and applies to OCSP answers too", async () => {
+    const l = leaf({ ocspUrl: srv.url("/ocsp-hour") });
+    let maxAge = DAY;
+    const rc = checker({ maxAgeMs: () => maxAge });
+    const t0 = clock;
+    assert.equal((await rc.check(l.der, interDer)).status, "good");
+    clock = new Date(t0.getTime() + 10 * MIN);
+    assert.equal((await rc.check(l.der, interDer)).status, "good");
+    assert.equal(rc.stats.fetches, 1, "within nextUpdate (1 h) and the age");
+    maxAge = 5 * MIN;
+    inter.revoke(l.cert, "keyCompromise");
+    const s = await rc.check(l.der, interDer);
+    assert.equal(s.status, "revoked", "older than the new maximum age: asked again before answering");
+    assert.equal(rc.stats.fetches, 2);
+  });
+});
+
+describe("updateCached / updateFor (Update-RevocationCache)", () => {
+  test("every cached entry is fetched again at once and reported; NAME.json records where each came from", async () => {
+    const cacheDir = path.join(tmp, "update-cache");
+    const rc = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
+    const byCrl = leaf({ crlUrl: srv.url("/update.crl") });
+    const byOcsp = leaf({ ocspUrl: srv.url("/ocsp-hour") });
+    const t0 = seconds(clock);
+    publishCrl("/update.crl", t0, new Date(t0.getTime() + 30 * DAY));
+    assert.equal((await rc.check(byCrl.der, interDer)).status, "good");
+    assert.equal((await rc.check(byOcsp.der, interDer)).status, "good");
+    const meta = JSON.parse(fs.readFileSync(path.join(cacheDir, `${sha256(srv.url("/update.crl"))}.crl.json`), "utf8"));
+    assert.deepEqual(meta, { kind: "crl", url: srv.url("/update.crl"), issuer: interDer.toString("base64") });
+
+    inter.revoke(byCrl.cert, "keyCompromise");
+    inter.revoke(byOcsp.cert, "affiliationChanged");
+    const t1 = new Date(t0.getTime() + 1000);
+    publishCrl("/update.crl", t1, new Date(t1.getTime() + 30 * DAY));
+    clock = new Date(t0.getTime() + 2000);
+    // Another process (the administrator's shell) on the same folder, with nothing in memory.
+    const admin = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
+    const updates = await admin.updateCached();
+    assert.deepEqual(
+      updates.map((u) => [u.source, u.ok, u.url, u.status]).sort(),
+      [
+        ["crl", true, srv.url("/update.crl"), undefined],
+        ["ocsp", true, srv.url("/ocsp-hour"), "revoked"],
+      ],
+    );
+    const crlUpdate = updates.find((u) => u.source === "crl");
+    assert.deepEqual(crlUpdate?.thisUpdate, t1);
+    assert.deepEqual(crlUpdate?.nextUpdate, new Date(t1.getTime() + 30 * DAY));
+    assert.equal(crlUpdate?.subject, "CN=Revocation Issuing CA, O=Test");
+    // The first checker sees both revocations from the files, without fetching.
+    const fetchesBefore = rc.stats.fetches;
+    await until(async () => (await rc.check(byCrl.der, interDer)).status === "revoked", "the refreshed CRL file");
+    assert.equal((await rc.check(byOcsp.der, interDer)).status, "revoked");
+    assert.equal(rc.stats.fetches, fetchesBefore);
+  });
+
+  test("-Url limits it to one CRL distribution point or responder; a failure is reported, not thrown", async () => {
+    const own = await Loopback.start();
+    try {
+      const cacheDir = path.join(tmp, "update-url-cache");
+      const rc = new RevocationChecker({ cacheDir, now: () => clock, fetcher });
+      const a = leaf({ crlUrl: own.url("/a.crl") });
+      const b = leaf({ crlUrl: own.url("/b.crl") });
+      own.serve("/a.crl", inter.crl({ der: true }));
+      own.serve("/b.crl", inter.crl({ der: true }));
+      assert.equal((await rc.check(a.der, interDer)).status, "good");
+      assert.equal((await rc.check(b.der, interDer)).status, "good");
+      const one = await rc.updateCached({ url: own.url("/a.crl") });
+      assert.deepEqual(one.map((u) => [u.url, u.ok]), [[own.url("/a.crl"), true]]);
+      assert.deepEqual(await rc.updateCached({ url: "http://127.0.0.1:9/none.crl" }), []);
+      await own.stop();
+      const failed = await rc.updateCached({ url: own.url("/b.crl") });
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0]?.ok, false);
+      assert.equal(failed[0]?.error, `the CRL at ${own.url("/b.crl")} could not be fetched (connection refused)`);
+      // The cached copy is kept and still answers.
+      assert.equal((await rc.check(b.der, interDer)).status, "good");
+    } finally {
+      await own.stop().catch(() => undefined);
+    }
+  });
+
+  test("updateFor fetches a certificate's OCSP answer and CRLs even when nothing is cached", async () => {
+    const l = leaf({ crlUrl: srv.url("/for.crl"), ocspUrl: srv.url("/ocsp") });
+    const subject = `CN=leaf${serial}.example`;
+    publishCrl("/for.crl");
+    const rc = checker();
+    const out = await rc.updateFor(l.der, interDer);
+    assert.deepEqual(out.map((u) => [u.source, u.ok, u.url]), [
+      ["ocsp", true, srv.url("/ocsp")],
+      ["crl", true, srv.url("/for.crl")],
+    ]);
+    assert.equal(out[0]?.status, "good");
+    assert.equal(out[0]?.subject, subject);
+    assert.equal(rc.stats.fetches, 2);
+    assert.equal((await rc.check(l.der, interDer)).status, "good");
+    assert.equal(rc.stats.fetches, 2, "the check answers from what the update fetched");
   });
 });
