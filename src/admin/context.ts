@@ -2,9 +2,10 @@
 // database, its certificate store and the organization store.
 import os from "node:os";
 import path from "node:path";
-import { readCertificates } from "../pki/certs.js";
+import { IssuerFetchCache } from "../pki/trust/aia.js";
 import { TrustEngine, systemAnchors } from "../pki/trust/engine.js";
 import { RevocationChecker, httpFetcher } from "../pki/trust/revocation.js";
+import { cachedTransportServerSettings, outboundFetchPolicyOf } from "./transport-server.js";
 import { DataDir } from "../config/datadir.js";
 import { CertificateStore } from "../certstore/certstore.js";
 import { SqliteOrgStore } from "../org/sqlite/sqlite-org-store.js";
@@ -86,10 +87,18 @@ export function openServerContext(root: string, opts: { now?: () => Date; org?: 
   const org = opts.org ?? new SqliteOrgStore(db);
   const now = opts.now ?? (() => new Date());
   let engine: Promise<TrustEngine> | undefined;
-  const revocation = new RevocationChecker({ cacheDir: path.join(dir.root, "revocation"), now });
+  // Every fetch made on a certificate's say-so (AIA, CRL, OCSP) obeys this server's outbound fetch policy.
+  const fetcher = httpFetcher({ policy: () => outboundFetchPolicyOf(cachedTransportServerSettings(db)) });
+  const issuers = new IssuerFetchCache(fetcher, { now });
+  const revocation = new RevocationChecker({
+    cacheDir: path.join(dir.root, "revocation"),
+    now,
+    fetcher,
+    maxAgeMs: () => cachedTransportServerSettings(db).revocationCacheMaxAge * 1000,
+  });
   return {
     trust() {
-      engine ??= buildTrustEngine(org, revocation, now);
+      engine ??= buildTrustEngine(org, revocation, now, issuers);
       return engine;
     },
     invalidateTrust() {
@@ -117,16 +126,15 @@ export function setServerName(ctx: ServerContext, name: string): string {
 }
 
 /** Anchors: the organization's roots, plus the system bundle unless turned off. */
-async function buildTrustEngine(org: OrgStore, revocation: RevocationChecker, now: () => Date): Promise<TrustEngine> {
+async function buildTrustEngine(org: OrgStore, revocation: RevocationChecker, now: () => Date, issuers: IssuerFetchCache): Promise<TrustEngine> {
   const settings = await org.getSettings();
   const roots = (await org.listTrusted("root")).map((r) => r.der);
   const intermediates = (await org.listTrusted("intermediate")).map((r) => r.der);
-  const fetcher = httpFetcher();
   return new TrustEngine({
     anchors: settings.useSystemTrustStore ? [...roots, ...systemAnchors()] : roots,
     intermediates,
     revocation,
     now,
-    fetchIssuer: async (url) => readCertificates(await fetcher(url, { maxBytes: 1 << 20, timeoutMs: 5000 })),
+    fetchIssuer: issuers.fetch,
   });
 }

@@ -13,6 +13,7 @@ import { SealpostError } from "../errors/errors.js";
 import { applyListEdit, formatTimeSpan, parseTimeSpan, type ListEditInput } from "../org/validate.js";
 import { validateRetrySettings, type RetrySettings } from "../queue/schedule.js";
 import type { Db } from "../store/sqlite.js";
+import { DEFAULT_OUTBOUND_FETCH_PORTS, parseAllowedPort, parseAllowedRange, type OutboundFetchPolicy } from "../pki/trust/fetch-policy.js";
 import type { ServerContext } from "./context.js";
 
 /** A connection limit: a number, or "Unlimited" (Exchange's word). */
@@ -48,6 +49,17 @@ export interface TransportServerSettings {
    * never fall back, whatever this says.
    */
   plaintextFallback: boolean;
+  /**
+   * Address ranges the server may fetch from on a certificate's say-so (AIA
+   * issuers, CRLs, OCSP) besides public unicast addresses: canonical
+   * "a.b.c.d/n", "v6/n" or "first-last". Empty by default (labs and tests
+   * name their loopback or private ranges here).
+   */
+  outboundFetchAllowedRanges: string[];
+  /** Ports those fetches may connect to, "N" or "N-M" (default 80 and 443). */
+  outboundFetchAllowedPorts: string[];
+  /** seconds (1 min..90 days): the longest a cached CRL or OCSP answer is used before it is fetched again, whatever its nextUpdate. */
+  revocationCacheMaxAge: number;
 }
 
 const MINUTE = 60;
@@ -66,6 +78,9 @@ export const DEFAULT_TRANSPORT_SERVER_SETTINGS: Readonly<TransportServerSettings
   maxOutboundConnections: 1000,
   maxPerDomainOutboundConnections: 20,
   plaintextFallback: true,
+  outboundFetchAllowedRanges: Object.freeze([]) as unknown as string[],
+  outboundFetchAllowedPorts: DEFAULT_OUTBOUND_FETCH_PORTS as string[],
+  revocationCacheMaxAge: DAY,
 });
 
 /** What Get-TransportServer shows: Exchange's property names, time spans as d.hh:mm:ss. */
@@ -82,6 +97,9 @@ export interface TransportServerView {
   MaxOutboundConnections: ConnectionLimit;
   MaxPerDomainOutboundConnections: ConnectionLimit;
   PlaintextFallback: boolean;
+  OutboundFetchAllowedRanges: string[];
+  OutboundFetchAllowedPorts: string[];
+  RevocationCacheMaxAge: string;
 }
 
 /**
@@ -100,6 +118,10 @@ export interface TransportServerEdits {
   maxOutboundConnections?: string | number;
   maxPerDomainOutboundConnections?: string | number;
   plaintextFallback?: boolean | string;
+  outboundFetchAllowedRanges?: ListEditInput | null;
+  /** Ports ("8080") or port ranges ("8000-8999"); a list replaces, @{Add;Remove} edits, null empties it (nothing is fetched then). */
+  outboundFetchAllowedPorts?: ListEditInput | null;
+  revocationCacheMaxAge?: string | number;
 }
 
 type Key = keyof TransportServerSettings;
@@ -150,6 +172,32 @@ export function parseDnsServer(input: string): { host: string; port?: number; te
 }
 
 const dnsText = (v: string): string => parseDnsServer(v).text;
+
+function rangeText(v: string): string {
+  try {
+    return parseAllowedRange(v).text;
+  } catch (e) {
+    return bad("The outbound fetch range", v, (e as Error).message);
+  }
+}
+
+function portText(v: string): string {
+  try {
+    return parseAllowedPort(v).text;
+  } catch (e) {
+    return bad("The outbound fetch port", v, (e as Error).message);
+  }
+}
+
+/** The settings that are lists (a value replaces, @{Add;Remove} edits, null empties), with each entry's normal form. */
+const LISTS = {
+  externalDNSServers: dnsText,
+  outboundFetchAllowedRanges: rangeText,
+  outboundFetchAllowedPorts: portText,
+} as const;
+type ListKey = keyof typeof LISTS;
+const LIST_KEYS = Object.keys(LISTS) as ListKey[];
+const isListKey = (k: string): k is ListKey => k in LISTS;
 
 function parseCount(name: string, input: unknown, min: number, max: number): number {
   const text = String(input).trim();
@@ -204,6 +252,17 @@ const FIELDS: { [K in Key]: Field<TransportServerSettings[K]> } = {
   maxOutboundConnections: { name: "MaxOutboundConnections", parse: (v) => parseLimit("MaxOutboundConnections", v), show: same },
   maxPerDomainOutboundConnections: { name: "MaxPerDomainOutboundConnections", parse: (v) => parseLimit("MaxPerDomainOutboundConnections", v), show: same },
   plaintextFallback: { name: "PlaintextFallback", parse: (v) => parseBool("PlaintextFallback", v), show: same },
+  outboundFetchAllowedRanges: {
+    name: "OutboundFetchAllowedRanges",
+    parse: (v) => (Array.isArray(v) ? [...new Set(v.map((x) => rangeText(String(x))))] : bad("OutboundFetchAllowedRanges", v, "give a list of address ranges")),
+    show: (v) => [...v],
+  },
+  outboundFetchAllowedPorts: {
+    name: "OutboundFetchAllowedPorts",
+    parse: (v) => (Array.isArray(v) ? [...new Set(v.map((x) => portText(String(x))))] : bad("OutboundFetchAllowedPorts", v, "give a list of ports")),
+    show: (v) => [...v],
+  },
+  revocationCacheMaxAge: span("RevocationCacheMaxAge", MINUTE, 90 * DAY),
 };
 
 const KEYS = Object.keys(FIELDS) as Key[];
@@ -228,10 +287,11 @@ function checkRetry(s: TransportServerSettings): void {
   }
 }
 
-/** A checked Set-TransportServer: the values to write, and the DNS list edit with normalized entries. */
+/** A checked Set-TransportServer: the values to write, and the list edits with normalized entries. */
 export interface TransportServerChange {
   values: Partial<TransportServerSettings>;
-  externalDNSServers?: ListEditInput;
+  /** A list edit (null given: `{ replace: [] }`, the list emptied). */
+  lists: Partial<Record<ListKey, ListEditInput>>;
 }
 
 /**
@@ -242,16 +302,19 @@ export interface TransportServerChange {
 export function validateTransportServerEdits(edits: TransportServerEdits): TransportServerChange {
   const values: Partial<Record<Key, unknown>> = {};
   for (const key of KEYS) {
-    if (key === "externalDNSServers") continue;
+    if (isListKey(key)) continue;
     const v = edits[key];
     if (v !== undefined) values[key] = FIELDS[key].parse(v);
   }
-  const change: TransportServerChange = { values: values as Partial<TransportServerSettings> };
-  if (edits.externalDNSServers !== undefined) {
-    const e = edits.externalDNSServers ?? { replace: [] };
-    change.externalDNSServers = "replace" in e ? { replace: e.replace.map(dnsText) } : { add: e.add.map(dnsText), remove: e.remove.map(dnsText) };
+  const change: TransportServerChange = { values: values as Partial<TransportServerSettings>, lists: {} };
+  for (const key of LIST_KEYS) {
+    const given = edits[key];
+    if (given === undefined) continue;
+    const norm = LISTS[key];
+    const e = given ?? { replace: [] };
+    change.lists[key] = "replace" in e ? { replace: e.replace.map((x) => norm(String(x))) } : { add: e.add.map((x) => norm(String(x))), remove: e.remove.map((x) => norm(String(x))) };
   }
-  if (Object.keys(values).length === 0 && change.externalDNSServers === undefined) {
+  if (Object.keys(values).length === 0 && Object.keys(change.lists).length === 0) {
     throw new SealpostError("INVALID_ARGUMENT", "Set-TransportServer: give at least one setting to change.");
   }
   return change;
@@ -264,7 +327,8 @@ export function validateTransportServerEdits(edits: TransportServerEdits): Trans
  */
 function readStored(db: Db, strict: boolean): TransportServerSettings {
   const rows = db.prepare("SELECT key, value FROM transport_server_settings").all() as Array<{ key: string; value: string }>;
-  const out: Record<string, unknown> = { ...DEFAULT_TRANSPORT_SERVER_SETTINGS, externalDNSServers: [] };
+  const out: Record<string, unknown> = { ...DEFAULT_TRANSPORT_SERVER_SETTINGS };
+  for (const k of LIST_KEYS) out[k] = [...(DEFAULT_TRANSPORT_SERVER_SETTINGS[k] as unknown[])];
   for (const r of rows) {
     const key = KEYS.find((k) => FIELDS[k].name === r.key);
     if (!key) continue; // written by a newer release
@@ -285,6 +349,38 @@ function readStored(db: Db, strict: boolean): TransportServerSettings {
 /** This server's transport settings, defaults for those never set. A pure read: call it whenever they are needed. */
 export function readTransportServerSettings(db: Db): TransportServerSettings {
   return readStored(db, true);
+}
+
+const cachedSettings = new WeakMap<Db, { at: number; value: TransportServerSettings }>();
+/** How long cachedTransportServerSettings() reuses a read: how soon another process's change is seen. */
+export const SETTINGS_RECHECK_MS = 1000;
+
+/**
+ * The settings for code that needs them on a hot path (every revocation check): read again at most
+ * once a second, and at once after a Set-TransportServer in this process. A stored value that is not
+ * valid counts as its default here (Get-TransportServer reports it).
+ */
+export function cachedTransportServerSettings(db: Db): TransportServerSettings {
+  const now = Date.now();
+  const hit = cachedSettings.get(db);
+  if (hit && now >= hit.at && now - hit.at < SETTINGS_RECHECK_MS) return hit.value;
+  let value: TransportServerSettings;
+  try {
+    value = readStored(db, false);
+  } catch {
+    value = { ...DEFAULT_TRANSPORT_SERVER_SETTINGS };
+  }
+  cachedSettings.set(db, { at: now, value });
+  return value;
+}
+
+function forgetCachedSettings(db: Db): void {
+  cachedSettings.delete(db);
+}
+
+/** The outbound fetch policy the settings describe. */
+export function outboundFetchPolicyOf(s: TransportServerSettings): OutboundFetchPolicy {
+  return { allowedRanges: s.outboundFetchAllowedRanges, allowedPorts: s.outboundFetchAllowedPorts };
 }
 
 export class TransportServerAdmin {
@@ -320,14 +416,18 @@ export class TransportServerAdmin {
       .transaction(() => {
         const current = readStored(this.ctx.db, false);
         const next: TransportServerSettings = { ...current, ...change.values };
-        if (change.externalDNSServers) next.externalDNSServers = applyListEdit(current.externalDNSServers, change.externalDNSServers, dnsText);
+        for (const key of LIST_KEYS) {
+          const edit = change.lists[key];
+          if (edit) next[key] = applyListEdit(current[key], edit, LISTS[key]);
+        }
         checkRetry(next);
         for (const key of KEYS) {
-          const changed = key === "externalDNSServers" ? change.externalDNSServers !== undefined : change.values[key] !== undefined;
+          const changed = isListKey(key) ? change.lists[key] !== undefined : change.values[key] !== undefined;
           if (changed) put.run(FIELDS[key].name, JSON.stringify(next[key]));
         }
       })
       .immediate();
+    forgetCachedSettings(this.ctx.db);
     return this.get();
   }
 }

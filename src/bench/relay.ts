@@ -224,6 +224,8 @@ export async function configureContoso(dir: string, pki: BenchPki, host: string,
     await api.setServerName(SERVER_NAME);
     await api.trust.add("root", Buffer.from(pki.root.certPem));
     await api.trust.add("intermediate", Buffer.from(pki.partnerCa.certPem));
+    // The bench PKI's CRLs are on loopback, which the outbound fetch policy refuses unless allowed.
+    api.transportServer.set({ outboundFetchAllowedRanges: { replace: ["127.0.0.1"] }, outboundFetchAllowedPorts: { replace: [new URL(pki.crlBase).port] } });
     const view = await api.certificates.importCertificate({ data: pki.orgCa.pfx(pki.contosoEdge, "bench", { withChain: true }), password: "bench" });
     await api.certificates.enableCertificate(view.Thumbprint, "SMTP");
     await shell(api, [
@@ -249,6 +251,8 @@ export async function configureWoodgrove(dir: string, pki: BenchPki, host: strin
     await api.setServerName(WOODGROVE_NAME);
     await api.trust.add("root", Buffer.from(pki.root.certPem));
     await api.trust.add("intermediate", Buffer.from(pki.orgCa.certPem));
+    // The bench PKI's CRLs are on loopback, which the outbound fetch policy refuses unless allowed.
+    api.transportServer.set({ outboundFetchAllowedRanges: { replace: ["127.0.0.1"] }, outboundFetchAllowedPorts: { replace: [new URL(pki.crlBase).port] } });
     const view = await api.certificates.importCertificate({ data: pki.partnerCa.pfx(pki.client, "bench", { withChain: true }), password: "bench" });
     await api.certificates.enableCertificate(view.Thumbprint, "SMTP");
     await shell(api, [

@@ -22,6 +22,8 @@ export async function configureSealpost(dataDir: string, pki: BenchPki, binding:
     await api.setServerName(SERVER_NAME);
     await api.trust.add("root", Buffer.from(pki.root.certPem));
     await api.trust.add("intermediate", Buffer.from(pki.partnerCa.certPem));
+    // The bench PKI's CRLs are on loopback, which the outbound fetch policy refuses unless allowed.
+    api.transportServer.set({ outboundFetchAllowedRanges: { replace: ["127.0.0.1"] }, outboundFetchAllowedPorts: { replace: [new URL(pki.crlBase).port] } });
     const view = await api.certificates.importCertificate({ data: pki.orgCa.pfx(pki.server, "bench", { withChain: true }), password: "bench" });
     await api.certificates.enableCertificate(view.Thumbprint, "SMTP");
     await api.transport.newAcceptedDomain({ domainName: LOCAL_DOMAIN });

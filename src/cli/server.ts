@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { SealpostError } from "../errors/errors.js";
 import type { TransportServerEdits } from "../admin/transport-server.js";
+import type { ListEditInput } from "../org/validate.js";
 import { formatList } from "../shell/format.js";
 import { print, withApi } from "./main.js";
 
@@ -21,6 +22,23 @@ interface SetOptions {
   maxOutboundConnections?: string;
   maxPerDomainOutboundConnections?: string;
   plaintextFallback?: string;
+  outboundFetchAllowedRanges?: string[];
+  addOutboundFetchAllowedRanges?: string[];
+  removeOutboundFetchAllowedRanges?: string[];
+  outboundFetchAllowedPorts?: string[];
+  addOutboundFetchAllowedPorts?: string[];
+  removeOutboundFetchAllowedPorts?: string[];
+  revocationCacheMaxAge?: string;
+}
+
+/** --x replaces the list, --add-x / --remove-x edit it. */
+function listEdit(flag: string, replace: string[] | undefined, add: string[] | undefined, remove: string[] | undefined): ListEditInput | undefined {
+  if (replace !== undefined) {
+    if (add || remove) throw new SealpostError("INVALID_ARGUMENT", `--${flag} replaces the list; give it, or --add-/--remove-${flag}, not both.`);
+    return { replace };
+  }
+  if (add || remove) return { add: add ?? [], remove: remove ?? [] };
+  return undefined;
 }
 
 /** The options given, as the admin API's edits. */
@@ -44,8 +62,13 @@ export function editsOfOptions(o: SetOptions): TransportServerEdits {
     "maxOutboundConnections",
     "maxPerDomainOutboundConnections",
     "plaintextFallback",
+    "revocationCacheMaxAge",
   ] as const;
   for (const k of plain) if (o[k] !== undefined) e[k] = o[k];
+  const ranges = listEdit("outbound-fetch-allowed-ranges", o.outboundFetchAllowedRanges, o.addOutboundFetchAllowedRanges, o.removeOutboundFetchAllowedRanges);
+  if (ranges) e.outboundFetchAllowedRanges = ranges;
+  const ports = listEdit("outbound-fetch-allowed-ports", o.outboundFetchAllowedPorts, o.addOutboundFetchAllowedPorts, o.removeOutboundFetchAllowedPorts);
+  if (ports) e.outboundFetchAllowedPorts = ports;
   return e;
 }
 
@@ -54,7 +77,7 @@ export function registerServerCommands(program: Command): void {
 
   server
     .command("show")
-    .description("DNS servers, retry intervals, message expiration, outbound connection limits, plaintext fallback")
+    .description("DNS servers, retry intervals, message expiration, outbound connection limits, plaintext fallback, outbound fetch policy, revocation cache age")
     .action(async (_o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
         const v = api.transportServer.get();
@@ -77,6 +100,13 @@ export function registerServerCommands(program: Command): void {
     .option("--max-outbound-connections <n>", "1 to 100000 or Unlimited (default 1000)")
     .option("--max-per-domain-outbound-connections <n>", "1 to 100000 or Unlimited (default 20)")
     .option("--plaintext-fallback <bool>", "true or false: may mail to non-partner domains be retried in clear after a failed STARTTLS (default true)")
+    .option("--outbound-fetch-allowed-ranges <list>", "address ranges AIA/CRL/OCSP fetches may reach besides public ones: 127.0.0.0/8, fd00::/8, a-b (comma list; replaces; \"\" for none, the default)", list)
+    .option("--add-outbound-fetch-allowed-ranges <list>", "ranges to add (comma list)", list)
+    .option("--remove-outbound-fetch-allowed-ranges <list>", "ranges to remove (comma list)", list)
+    .option("--outbound-fetch-allowed-ports <list>", "ports AIA/CRL/OCSP fetches may connect to (comma list; replaces; default 80,443)", list)
+    .option("--add-outbound-fetch-allowed-ports <list>", "ports to add (comma list)", list)
+    .option("--remove-outbound-fetch-allowed-ports <list>", "ports to remove (comma list)", list)
+    .option("--revocation-cache-max-age <timespan>", "d.hh:mm:ss, 00:01:00 to 90.00:00:00: a cached CRL/OCSP answer is fetched again after this (default 1.00:00:00)")
     .action(async (o: SetOptions, cmd: Command) => {
       const edits = editsOfOptions(o);
       await withApi(cmd, async (api) => {

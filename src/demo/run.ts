@@ -130,7 +130,8 @@ export async function runDemo(opts: { dir?: string; net?: string } = {}): Promis
       res.writeHead(200, { "content-type": "application/pkix-crl" }).end(c.crl({ der: true }));
     });
     await new Promise<void>((r) => (crlServer as http.Server).listen(0, "127.0.0.1", r));
-    const crlBase = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}`;
+    const crlPort = (crlServer.address() as AddressInfo).port;
+    const crlBase = `http://127.0.0.1:${crlPort}`;
     ca = await OpenSslCa.createRoot({ name: "O=Demo Trust,CN=Demo Root CA", keyType: "ec-p256", dir: path.join(root, "ca") });
     cas["root.crl"] = ca;
     const contosoCa = await ca.createIntermediate({ name: "O=Contoso,CN=Contoso Issuing CA", keyType: "ec-p256", crlUrl: `${crlBase}/root.crl` });
@@ -209,6 +210,8 @@ export async function runDemo(opts: { dir?: string; net?: string } = {}): Promis
     for (const [key, api] of [["mail1", api1], ["mail2", api2]] as const) {
       await run(key, sh[key], `New-ReceiveConnector Inet -Bindings ${HOSTS[key]}:${PORT}`, api);
       await run(key, sh[key], `Set-TransportServer -ExternalDNSServers ${dns.address}`, api);
+      // The lab's CRLs are on loopback, which the outbound fetch policy refuses unless allowed.
+      await run(key, sh[key], `Set-TransportServer -OutboundFetchAllowedRanges 127.0.0.1 -OutboundFetchAllowedPorts ${crlPort}`, api);
     }
     for (const line of [
       "New-AcceptedDomain -Name Woodgrove -DomainName woodgrovebank.com",
@@ -217,6 +220,7 @@ export async function runDemo(opts: { dir?: string; net?: string } = {}): Promis
       `New-ReceiveConnector Internal -Usage Internal -Bindings ${HOSTS.woodgrove}:${SUBMIT} -RemoteIPRanges 127.0.0.0/8`,
       "Set-SendConnector Internet -Port 2525",
       `Set-TransportServer -ExternalDNSServers ${dns.address}`,
+      `Set-TransportServer -OutboundFetchAllowedRanges 127.0.0.1 -OutboundFetchAllowedPorts ${crlPort}`,
     ]) {
       await run("woodgrove", sh.woodgrove, line, apiW);
     }

@@ -164,7 +164,8 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
           const engine = await deps.ctx.trust();
           for (const entry of receiveList.filter((e) => !e.startsWith("*."))) {
             const p = snap.partnerFor(entry);
-            const v = await engine.verifyForDomain(certs, entry, p, { role: "client", revocationMode: p.revocationMode, allowWeakCrypto: p.allowWeakCrypto });
+            // No sender domain vouches for this certificate: no AIA fetch on its say-so.
+            const v = await engine.verifyForDomain(certs, entry, p, { role: "client", revocationMode: p.revocationMode, allowWeakCrypto: p.allowWeakCrypto, fetchIssuers: false });
             if (v.ok) {
               verdict = v;
               nullPathPartner = entry;

@@ -87,6 +87,8 @@ before(async () => {
   await api.trust.add("root", Buffer.from(root.certPem));
   await api.trust.add("intermediate", Buffer.from(woodgrove.certPem));
   await api.trust.setSettings({ useSystemTrustStore: false });
+  // The CRLs are served from loopback: allowed explicitly (the outbound fetch policy refuses it by default).
+  api.transportServer.set({ outboundFetchAllowedRanges: { replace: ["127.0.0.1"] }, outboundFetchAllowedPorts: { replace: [new URL(crlBase).port] } });
   const pfx = path.join(work, "server.pfx");
   writeFileSync(pfx, contoso.pfx(server, "pw", { withChain: true }));
   const view = await api.certificates.importCertificate({ data: readFileSync(pfx), password: "pw" });

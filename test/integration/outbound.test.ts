@@ -98,6 +98,8 @@ async function configure(dir: string, name: string, leaf: IssuedCert, ca: OpenSs
     // Our servers listen on 2525 (no privileges needed); Verbose for the certificate lines.
     `Set-SendConnector Internet -Port ${PORT} -ProtocolLoggingLevel Verbose`,
     `Set-TransportServer ${name} -ExternalDNSServers ${dns.address}`,
+    // The CRLs are served from loopback, which the outbound fetch policy refuses unless allowed.
+    `Set-TransportServer ${name} -OutboundFetchAllowedRanges 127.0.0.1 -OutboundFetchAllowedPorts ${new URL(crlBase).port}`,
   ]) {
     await ok(dir, line);
   }

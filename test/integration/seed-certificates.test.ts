@@ -105,6 +105,8 @@ describe("seed procedures 1 and 2 through the management shell", () => {
     const rootPath = path.join(work, "root.cer");
     writeFileSync(rootPath, root.certPem);
     await ok(dir, `Add-TrustedRootCertificate -Path ${rootPath}`);
+    // The CRLs are on loopback: allowed explicitly (the outbound fetch policy refuses loopback by default).
+    await ok(dir, `Set-TransportServer -OutboundFetchAllowedRanges 127.0.0.1 -OutboundFetchAllowedPorts ${new URL(crlBase).port}`);
     const [cert] = parseFormatList(await ok(dir, "Get-ExchangeCertificate |FL"));
     assert.ok(cert);
     assert.equal(cert.Thumbprint, opensslSha1(issued.certPath));

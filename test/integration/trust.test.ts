@@ -68,6 +68,11 @@ async function org(name: string): Promise<string> {
   const dir = path.join(work, name);
   const r = await shellC(dir, `Add-TrustedRootCertificate -Path ${write("root.pem", root.certPem)}`);
   assert.equal(r.code, 0, r.stderr);
+  // The CRL/OCSP servers are on loopback, which the outbound fetch policy refuses unless allowed (port 9:
+  // the "unreachable" test's, so it stays a connection failure, not a refusal by the policy).
+  const port = (u: string) => new URL(u).port;
+  const allow = await shellC(dir, `Set-TransportServer -OutboundFetchAllowedRanges 127.0.0.0/8 -OutboundFetchAllowedPorts ${port(base)},${port(watchBase)},9`);
+  assert.equal(allow.code, 0, allow.stderr);
   return dir;
 }
 

@@ -40,6 +40,12 @@ export interface VerifyOptions {
    * chain, as warnings (a per-partner setting; off by default).
    */
   allowWeakCrypto?: boolean;
+  /**
+   * false: build the chain without AIA caIssuers fetches (only the peer's and
+   * the organization's certificates), for a certificate no partner vouches
+   * for yet (inbound MAIL FROM:<>). Default true.
+   */
+  fetchIssuers?: boolean;
 }
 
 export interface PartnerRules {
@@ -189,7 +195,10 @@ export class TrustEngine {
     // (a TLS session already gone) decides nothing and is not remembered.
     const all = allOf(certs);
     if (all.length === 0) return { verdict: fail("CERT_MISSING", "No certificate was presented.") };
-    const failKey = `fail|${presentedHash(all)}|${opt}`;
+    // A failure without AIA fetching says nothing about the chain with it, so the fail key names the
+    // fetch option; a good chain is good however it was found (no fetch is made to answer from it).
+    const fetchIssuers = opts.fetchIssuers !== false && this.opts.fetchIssuer !== undefined;
+    const failKey = `fail|${presentedHash(all)}|${opt}|${fetchIssuers ? "aia" : "no-aia"}`;
     const bad = this.cache.get(failKey);
     // "Not yet valid" is never answered from the cache: it may become valid any moment.
     if (bad && bad.expiresAt > now.getTime() && bad.result.verdict.code !== "CERT_NOT_YET_VALID") {
@@ -203,7 +212,7 @@ export class TrustEngine {
       role: opts.role,
       ...(opts.requireClientAuthEku ? { requireClientAuthEku: true } : {}),
       ...(opts.allowWeakCrypto ? { allowWeakCrypto: true } : {}),
-      ...(this.opts.fetchIssuer ? { fetchIssuer: this.opts.fetchIssuer } : {}),
+      ...(fetchIssuers && this.opts.fetchIssuer ? { fetchIssuer: this.opts.fetchIssuer } : {}),
     });
     this.stats.signatures += result.work?.signatures ?? 0;
     // A good chain stays good until its first certificate expires; a bad one is retried soon.

@@ -16,6 +16,9 @@ const PROPS: ParamDef[] = [
   { name: "MaxOutboundConnections", type: "string", help: "1 to 100000 or Unlimited (default 1000)" },
   { name: "MaxPerDomainOutboundConnections", type: "string", help: "1 to 100000 or Unlimited (default 20)" },
   { name: "PlaintextFallback", type: "bool", help: "non-partner domains: retry in clear after a failed STARTTLS (default $true)" },
+  { name: "OutboundFetchAllowedRanges", type: "listedit", help: "address ranges AIA/CRL/OCSP fetches may reach besides public addresses: 127.0.0.0/8, fd00::/8, a-b (default none)" },
+  { name: "OutboundFetchAllowedPorts", type: "listedit", help: "ports AIA/CRL/OCSP fetches may connect to (default 80,443)" },
+  { name: "RevocationCacheMaxAge", type: "string", help: "d.hh:mm:ss, 00:01:00 to 90.00:00:00: a cached CRL/OCSP answer is fetched again after this, whatever its nextUpdate (default 1.00:00:00)" },
 ];
 
 function editsOf(args: BoundArgs): TransportServerEdits {
@@ -29,7 +32,7 @@ function editsOf(args: BoundArgs): TransportServerEdits {
 export const transportServerCmdlets: CmdletDef[] = [
   {
     name: "Get-TransportServer",
-    synopsis: "Shows this server's transport settings (DNS servers, retries, expiration, outbound limits).",
+    synopsis: "Shows this server's transport settings (DNS servers, retries, expiration, outbound limits, outbound fetch policy, revocation cache age).",
     params: [IDENTITY],
     validate(args, ctx) {
       ctx.api.transportServer.checkIdentity(args.Identity as string | undefined);

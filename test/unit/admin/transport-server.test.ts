@@ -66,6 +66,9 @@ test("a fresh server has Exchange 2007 Edge's defaults, and they are the schedul
   assert.equal(v.MaxOutboundConnections, 1000);
   assert.equal(v.MaxPerDomainOutboundConnections, 20);
   assert.equal(v.PlaintextFallback, true);
+  assert.deepEqual(v.OutboundFetchAllowedRanges, []);
+  assert.deepEqual(v.OutboundFetchAllowedPorts, ["80", "443"]);
+  assert.equal(v.RevocationCacheMaxAge, "1.00:00:00");
 });
 
 test("DNS servers: the four forms, normalized; a port is kept, a plain address stays plain", () => {
@@ -92,6 +95,9 @@ test("every setting round-trips, through a second connection too", async () => {
     maxOutboundConnections: "unlimited",
     maxPerDomainOutboundConnections: 5,
     plaintextFallback: false,
+    outboundFetchAllowedRanges: { replace: ["127.0.0.1/8", "::1", "10.0.0.1-10.0.0.9"] },
+    outboundFetchAllowedPorts: { replace: ["80", " 8080", "8000-8999"] },
+    revocationCacheMaxAge: "06:00:00",
   });
   const expected: TransportServerSettings = {
     externalDNSServers: ["127.0.0.1:5353", "127.0.0.2:53", "::1", "[2001:db8::1]:53"],
@@ -104,8 +110,13 @@ test("every setting round-trips, through a second connection too", async () => {
     maxOutboundConnections: "Unlimited",
     maxPerDomainOutboundConnections: 5,
     plaintextFallback: false,
+    outboundFetchAllowedRanges: ["127.0.0.0/8", "::1/128", "10.0.0.1-10.0.0.9"],
+    outboundFetchAllowedPorts: ["80", "8080", "8000-8999"],
+    revocationCacheMaxAge: 6 * 3600,
   };
   assert.deepEqual(settings(), expected);
+  assert.equal(v.RevocationCacheMaxAge, "06:00:00");
+  assert.deepEqual(v.OutboundFetchAllowedRanges, ["127.0.0.0/8", "::1/128", "10.0.0.1-10.0.0.9"]);
   assert.equal(v.MessageExpirationTimeout, "00:00:30");
   assert.equal(v.OutboundConnectionFailureRetryInterval, "1.00:00:00");
   assert.equal(v.MaxOutboundConnections, "Unlimited");
@@ -142,7 +153,28 @@ test("ExternalDNSServers: a value replaces, @{Add;Remove} edits, $null clears", 
   api.transportServer.set({ externalDNSServers: { replace: ["127.0.0.1:5353"] } });
 });
 
+test("the outbound fetch lists: a value replaces, @{Add;Remove} edits by the normal form, $null empties", () => {
+  api.transportServer.set({ outboundFetchAllowedRanges: { replace: ["127.0.0.1"] }, outboundFetchAllowedPorts: { replace: ["80", "443"] } });
+  api.transportServer.set({ outboundFetchAllowedRanges: { add: ["FD00::/8", "127.0.0.1/32"], remove: [] }, outboundFetchAllowedPorts: { add: ["8080"], remove: ["443"] } });
+  assert.deepEqual(settings().outboundFetchAllowedRanges, ["127.0.0.1/32", "fd00::/8"]);
+  assert.deepEqual(settings().outboundFetchAllowedPorts, ["80", "8080"]);
+  api.transportServer.set({ outboundFetchAllowedRanges: { add: [], remove: ["fd00:0::/8"] } });
+  assert.deepEqual(settings().outboundFetchAllowedRanges, ["127.0.0.1/32"], "removal matches the normalized form");
+  api.transportServer.set({ outboundFetchAllowedRanges: null, outboundFetchAllowedPorts: { replace: ["80", "443"] } });
+  assert.deepEqual(settings().outboundFetchAllowedRanges, []);
+  api.transportServer.set({ revocationCacheMaxAge: "1.00:00:00" });
+});
+
 test("each bad value is refused, names itself, and changes nothing", () => {
+  refused({ outboundFetchAllowedRanges: { replace: ["localhost"] } }, /outbound fetch range 'localhost'.*IP address, a CIDR block/);
+  refused({ outboundFetchAllowedRanges: { replace: ["127.0.0.0/33"] } }, /'127\.0\.0\.0\/33'.*prefix length must be 0-32/);
+  refused({ outboundFetchAllowedRanges: { replace: ["10.0.0.9-10.0.0.1"] } }, /must not be above the last/);
+  refused({ outboundFetchAllowedRanges: { replace: ["10.0.0.1-::1"] } }, /one family/);
+  refused({ outboundFetchAllowedPorts: { replace: ["0"] } }, /outbound fetch port '0'.*1 to 65535/);
+  refused({ outboundFetchAllowedPorts: { replace: ["http"] } }, /outbound fetch port 'http'/);
+  refused({ outboundFetchAllowedPorts: { add: ["9000-8000"], remove: [] } }, /first port of a range/);
+  refused({ revocationCacheMaxAge: "00:00:59" }, /RevocationCacheMaxAge '00:00:59'.*from 00:01:00 to 90\.00:00:00/);
+  refused({ revocationCacheMaxAge: "91.00:00:00" }, /RevocationCacheMaxAge/);
   refused({ externalDNSServers: { replace: ["127.0.0.1:0"] } }, /DNS server '127\.0\.0\.1:0'.*port must be 1-65535/);
   refused({ externalDNSServers: { replace: ["127.0.0.1:70000"] } }, /DNS server '127\.0\.0\.1:70000'.*port must be 1-65535/);
   refused({ externalDNSServers: { replace: ["mail.example.com"] } }, /DNS server 'mail\.example\.com'.*by IP address, not by name/);
