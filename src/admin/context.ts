@@ -3,6 +3,8 @@
 import os from "node:os";
 import path from "node:path";
 import { IssuerFetchCache } from "../pki/trust/aia.js";
+import { createHash } from "node:crypto";
+import { IntermediateCache } from "../pki/trust/intermediate-cache.js";
 import { TrustEngine, systemAnchors } from "../pki/trust/engine.js";
 import { RevocationChecker, httpFetcher } from "../pki/trust/revocation.js";
 import { cachedTransportServerSettings, outboundFetchPolicyOf } from "./transport-server.js";
@@ -86,7 +88,11 @@ export function openServerContext(root: string, opts: { now?: () => Date; org?: 
   }
   const org = opts.org ?? new SqliteOrgStore(db);
   const now = opts.now ?? (() => new Date());
-  let engine: Promise<TrustEngine> | undefined;
+  let engine: Promise<{ engine: TrustEngine; key: string }> | undefined;
+  let stale = false;
+  let recheck: Promise<void> | undefined;
+  // Intermediates from verified chains, shared by every process of this server (see intermediate-cache.ts).
+  const learned = new IntermediateCache({ dir: path.join(dir.root, "trust-cache", "intermediates") });
   // Every fetch made on a certificate's say-so (AIA, CRL, OCSP) obeys this server's outbound fetch policy.
   const fetcher = httpFetcher({ policy: () => outboundFetchPolicyOf(cachedTransportServerSettings(db)) });
   const issuers = new IssuerFetchCache(fetcher, { now });
@@ -97,12 +103,25 @@ export function openServerContext(root: string, opts: { now?: () => Date; org?: 
     maxAgeMs: () => cachedTransportServerSettings(db).revocationCacheMaxAge * 1000,
   });
   return {
-    trust() {
-      engine ??= buildTrustEngine(org, revocation, now, issuers);
-      return engine;
+    async trust() {
+      if (engine && stale) {
+        // A reload keeps the engine, and with it the verdicts a resumed TLS session relies on,
+        // unless the trust material itself changed. Callers meanwhile wait for the answer.
+        stale = false;
+        const current = engine;
+        recheck = (async () => {
+          const key = await trustMaterialKey(org).catch(() => "");
+          if ((await current).key !== key) engine = buildTrustEngine(org, revocation, now, issuers, learned);
+        })().finally(() => {
+          recheck = undefined;
+        });
+      }
+      if (recheck) await recheck;
+      engine ??= buildTrustEngine(org, revocation, now, issuers, learned);
+      return (await engine).engine;
     },
     invalidateTrust() {
-      engine = undefined;
+      stale = true;
     },
     revocation,
     dir,
@@ -125,16 +144,30 @@ export function setServerName(ctx: ServerContext, name: string): string {
   return n;
 }
 
+/** What the engine is built from: the organization's roots and intermediates and whether the system bundle counts. */
+async function trustMaterial(org: OrgStore): Promise<{ roots: Buffer[]; intermediates: Buffer[]; system: boolean; key: string }> {
+  const [settings, rootRows, interRows] = await Promise.all([org.getSettings(), org.listTrusted("root"), org.listTrusted("intermediate")]);
+  const roots = rootRows.map((r) => r.der);
+  const intermediates = interRows.map((r) => r.der);
+  const h = createHash("sha256").update(settings.useSystemTrustStore ? "system+" : "org-only");
+  for (const der of [...roots, Buffer.from("|"), ...intermediates]) h.update(createHash("sha256").update(der).digest());
+  return { roots, intermediates, system: settings.useSystemTrustStore, key: h.digest("hex") };
+}
+
+async function trustMaterialKey(org: OrgStore): Promise<string> {
+  return (await trustMaterial(org)).key;
+}
+
 /** Anchors: the organization's roots, plus the system bundle unless turned off. */
-async function buildTrustEngine(org: OrgStore, revocation: RevocationChecker, now: () => Date, issuers: IssuerFetchCache): Promise<TrustEngine> {
-  const settings = await org.getSettings();
-  const roots = (await org.listTrusted("root")).map((r) => r.der);
-  const intermediates = (await org.listTrusted("intermediate")).map((r) => r.der);
-  return new TrustEngine({
-    anchors: settings.useSystemTrustStore ? [...roots, ...systemAnchors()] : roots,
-    intermediates,
+async function buildTrustEngine(org: OrgStore, revocation: RevocationChecker, now: () => Date, issuers: IssuerFetchCache, learned: IntermediateCache): Promise<{ engine: TrustEngine; key: string }> {
+  const m = await trustMaterial(org);
+  const engine = new TrustEngine({
+    anchors: m.system ? [...m.roots, ...systemAnchors()] : m.roots,
+    intermediates: m.intermediates,
+    learned,
     revocation,
     now,
     fetchIssuer: issuers.fetch,
   });
+  return { engine, key: m.key };
 }

@@ -9,12 +9,14 @@
 // leave it, the others wait for the schedule (queue/schedule.ts). Reports
 // (dsn/report.ts) go to the sender: into a local mailbox, or out through
 // this same queue.
+import { domainOf } from "../message/address.js";
 import { randomBytes } from "node:crypto";
 import type { ServerContext } from "../admin/context.js";
 import { prependFields } from "../message/headers.js";
 import { createResolver, type MailResolver } from "../dns/resolver.js";
 import { outboundMetrics } from "../metrics/counters.js";
 import { defaultPartnerOptions } from "../org/store.js";
+import { INVALID_QUEUE_PREFIX } from "../queue/outbound-store.js";
 import { planOutbound, type OutboundPlan, type Route } from "../policy/outbound.js";
 import { certificateLogLines, type ProtocolLog } from "../protolog/protocol-log.js";
 import type { MessageTracking, TrackingEvent } from "../protolog/tracking.js";
@@ -90,9 +92,6 @@ export interface Verified {
 
 const MAX_BATCH = 500;
 
-function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
-}
 
 
 export class OutboundManager {
@@ -222,6 +221,11 @@ export class OutboundManager {
     messages = live;
     if (messages.length === 0) return;
 
+    if (domain.startsWith(INVALID_QUEUE_PREFIX)) {
+      // Never routed: a name that is not a valid domain could reach DNS or a list only in some other spelling.
+      for (const m of messages) await this.fail(m, m.recipients, "5.1.2", `the recipient domain ${domain.slice(INVALID_QUEUE_PREFIX.length)} is not a valid domain name`, undefined);
+      return;
+    }
     const [settingsOrg, connectors] = await Promise.all([ctx.org.getSettings(), ctx.org.listSendConnectors()]);
     const plan = planOutbound(domain, settingsOrg.tlsSendDomainSecureList, connectors, ctx.serverName);
     if (plan.kind === "held") this.lastConnector.set(domain, plan.connector);

@@ -5,6 +5,7 @@
 // server's certificate, each check with its result, whether the delivery was
 // domain-secured, the time it took, and, when something failed, which check
 // and what to fix.
+import { normalizeAddress } from "../org/validate.js";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { ServerContext } from "../admin/context.js";
@@ -63,9 +64,6 @@ const FIXES: Partial<Record<VerdictCode, (domain: string) => string>> = {
   NAME_CONSTRAINTS_VIOLATED: () => "A CA in the partner's chain is not allowed to issue for these names (name constraints): the partner needs a certificate from a CA allowed to issue them.",
 };
 
-function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
-}
 
 function checksOf(list: Check[]): MailflowCheck[] {
   return list.map((c) => ({ Check: c.name, Result: c.ok === true ? "Pass" : c.ok === false ? "Fail" : "Skipped", Detail: c.detail }));
@@ -80,7 +78,8 @@ async function defaultSender(ctx: ServerContext, certNames: string[]): Promise<s
 
 export async function testMailflow(ctx: ServerContext, target: string, opts: { detailed?: boolean; from?: string } = {}): Promise<MailflowReport> {
   const started = Date.now();
-  const domain = domainOf(target);
+  // Administrator's input: UTS #46 mapping (fullwidth, case) to the A-label the queue uses too.
+  const { domain } = normalizeAddress("TargetEmailAddress", target);
   const transcript: string[] = [];
   const attempts: HostAttempt[] = [];
   const report: MailflowReport = {

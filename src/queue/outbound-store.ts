@@ -13,6 +13,7 @@
 //
 // Enqueueing is idempotent (the spool id is the key), so a crash between
 // enqueue and the spool's done mark enqueues the same message again, harmlessly.
+import { addressDomain } from "../message/address.js";
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { ensurePrivateFile } from "../config/datadir.js";
@@ -101,9 +102,21 @@ const SCHEMA = `
   );
 `;
 
+/**
+ * The queue of a recipient: its domain in A-label form (message/address.ts),
+ * so every spelling of a partner's domain is the partner's queue. A domain
+ * that cannot be normalized (never accepted by the receive path) is queued
+ * under an "invalid:" key that no route or list matches; the manager returns
+ * such mail to its sender.
+ */
 function domainOfAddress(address: string): string {
-  return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
+  const d = addressDomain(address);
+  if (d.kind === "domain") return d.domain;
+  if (d.kind === "literal") return d.literal;
+  return `${INVALID_QUEUE_PREFIX}${address.slice(address.lastIndexOf("@") + 1).toLowerCase()}`;
 }
+
+export const INVALID_QUEUE_PREFIX = "invalid:";
 
 function subjectOf(body: Buffer): string {
   const head = body.toString("latin1", 0, Math.min(body.length, 8192));

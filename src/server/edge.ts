@@ -75,6 +75,7 @@ export class EdgeProcess {
   private lastDataVersion = -1;
   private lastFullReload = 0;
   private reloading = false;
+  private reloadDone: Promise<void> | undefined;
 
   constructor(private readonly opts: EdgeOptions) {
     this.ctx = openServerContext(opts.dataDir);
@@ -115,6 +116,14 @@ export class EdgeProcess {
     this.watchTimer.unref();
   }
 
+  /** The configuration as committed now: reloads first when the store changed since the snapshot was taken. */
+  async current(): Promise<Snapshot> {
+    if (this.reloadDone) await this.reloadDone;
+    const dv = this.ctx.db.pragma("data_version", { simple: true }) as number;
+    if (dv !== this.lastDataVersion) await this.reload(false);
+    return this.snap;
+  }
+
   private async watch(): Promise<void> {
     if (this.reloading) return;
     const dv = this.ctx.db.pragma("data_version", { simple: true }) as number;
@@ -123,7 +132,16 @@ export class EdgeProcess {
     if (dv !== this.lastDataVersion || due) await this.reload(false);
   }
 
-  private async reload(first: boolean): Promise<void> {
+  private reload(first: boolean): Promise<void> {
+    // One reload at a time; callers arriving meanwhile share it.
+    if (this.reloadDone) return this.reloadDone;
+    this.reloadDone = this.doReload(first).finally(() => {
+      this.reloadDone = undefined;
+    });
+    return this.reloadDone;
+  }
+
+  private async doReload(first: boolean): Promise<void> {
     this.reloading = true;
     try {
       this.lastDataVersion = this.ctx.db.pragma("data_version", { simple: true }) as number;
@@ -147,7 +165,7 @@ export class EdgeProcess {
   }
 
   private hooksDeps() {
-    return { ctx: this.ctx, snapshot: () => this.snap, spool: this.spool, delivery: this.delivery, tracking: this.tracking, protocolLog: this.protocolLog, ...(this.opts.log ? { log: this.opts.log } : {}) };
+    return { ctx: this.ctx, snapshot: () => this.snap, current: () => this.current(), spool: this.spool, delivery: this.delivery, tracking: this.tracking, protocolLog: this.protocolLog, ...(this.opts.log ? { log: this.opts.log } : {}) };
   }
 
   /** Listens on every binding of an enabled connector; closes the ones no longer wanted. */

@@ -9,7 +9,9 @@ import { certificateNames } from "../pki/certs.js";
 import { parseCert } from "../pki/trust/parsed.js";
 import type { PresentedCerts } from "../pki/trust/engine.js";
 import type { Verdict } from "../pki/trust/verdict.js";
-import { decideMailFrom, domainOf, partnerEntry, verdictNeeded, type InboundDecision } from "../policy/inbound.js";
+import { addressDomain } from "../message/address.js";
+import { decideMailFrom, partnerEntry, senderDomain, verdictNeeded, type InboundDecision } from "../policy/inbound.js";
+import { mailboxFor } from "../policy/recipient.js";
 import type { LocalDelivery, RouteMeta } from "../delivery/local.js";
 import type { ProtocolLog } from "../protolog/protocol-log.js";
 import { certificateLogLines } from "../protolog/protocol-log.js";
@@ -22,6 +24,13 @@ import { logVerdictWarnings } from "../log/throttle.js";
 export interface InboundDeps {
   ctx: ServerContext;
   snapshot(): Snapshot;
+  /**
+   * The snapshot of the configuration as committed now (reloaded first when
+   * the store changed since the last one): each MAIL FROM decides on it, so
+   * a session opened before a change obeys the change from its next
+   * transaction on.
+   */
+  current?(): Promise<Snapshot>;
   spool: Spool;
   delivery: LocalDelivery;
   tracking: MessageTracking;
@@ -146,6 +155,17 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
 
     async onMailFrom(s, address, params: MailParams) {
       const state = st(s);
+      if (deps.current) {
+        const fresh = await deps.current();
+        if (fresh !== state.snapshot) {
+          const connector = fresh.connectors.find((c) => c.config.name === connectorName);
+          if (!connector) return { code: 421, enhanced: "4.3.2", text: "Service not available, closing transmission channel", close: true };
+          // The TLS context of the session stays what was negotiated; the rules are the new ones.
+          state.snapshot = fresh;
+          state.connector = connector;
+          delete state.received;
+        }
+      }
       const snap = state.snapshot;
       if (params.size !== undefined && params.size > snap.transport.maxMessageSize) {
         return reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
@@ -179,7 +199,8 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
         verdict = await (await deps.ctx.trust()).verifyForDomain(certs, need.domain, p, { role: "client", revocationMode: p.revocationMode, allowWeakCrypto: p.allowWeakCrypto });
       } else if (address !== "" && s.tls === undefined) {
         // A partner without TLS: its mode (ReportOnly) still decides.
-        const entry = partnerEntry(domainOf(address), receiveList);
+        const domain = senderDomain(address);
+        const entry = domain ? partnerEntry(domain, receiveList) : undefined;
         if (entry) mode = snap.partnerFor(entry).mode;
       }
       const decision = decideMailFrom({
@@ -229,12 +250,13 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
     async onRcptTo(s, _env: Envelope, address) {
       const state = st(s);
       const snap = state.snapshot;
-      const domain = domainOf(address);
-      const accepted = acceptedDomainFor(snap, domain);
+      const d = addressDomain(address);
+      if (d.kind === "invalid") return reply(553, "5.1.3", `<${address}>: Bad recipient address syntax: the domain is not a valid domain name (${d.reason})`);
+      const domain = d.kind === "domain" ? d.domain : "";
+      const accepted = domain ? acceptedDomainFor(snap, domain) : undefined;
       const route = (state.route ??= { local: [], relay: [] });
       if (accepted?.domainType === "Authoritative") {
-        const lower = address.toLowerCase();
-        const mailbox = snap.mailboxes.has(lower) ? address : accepted.catchAllMailbox;
+        const mailbox = mailboxFor(accepted, address, domain, (a) => snap.mailboxes.has(a));
         if (!mailbox) return reply(550, "5.1.1", `<${address}>: Recipient not found`);
         route.local.push({ rcpt: address, mailbox });
         return reply(250, "2.1.5", "Recipient OK");
@@ -257,7 +279,7 @@ export function inboundHooks(deps: InboundDeps, connectorName: string): ReceiveH
       const t = receivedFor(s, state, peer);
       const fields = [`${t.head}${s.id}.${s.messages + 1}${t.tail}${rfc5322Date(now)}\r\n`];
       if (decision?.domainSecured && state.verdict?.thumbprint) {
-        const d = env.mailFrom === "" ? (decision.partner as string) : domainOf(env.mailFrom);
+        const d = env.mailFrom === "" ? (decision.partner as string) : (senderDomain(env.mailFrom) ?? "");
         fields.unshift(domainSecureResults(snap.authservId, d, state.verdict.thumbprint));
       }
       const message = prependFields(clean, fields);

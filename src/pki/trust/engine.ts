@@ -11,6 +11,7 @@ import { readCertificates } from "../certs.js";
 import { matchesDomain } from "../names.js";
 import { validateChain, type ChainResult, type Role } from "./chain.js";
 import { matchAllowedIssuer, nameOnlyLookalikes, spkiSha256Of, type AllowedIssuer } from "./issuers.js";
+import type { IntermediateCache } from "./intermediate-cache.js";
 import { parseCert, type ParsedCert } from "./parsed.js";
 import type { RevocationStatus } from "./revocation.js";
 import { fail, type Check, type Verdict } from "./verdict.js";
@@ -29,6 +30,12 @@ export interface EngineOptions {
   skewMs?: number;
   /** How long a failed chain verdict is remembered (ms). */
   negativeTtlMs?: number;
+  /**
+   * Intermediates learned from verified chains (shared by the server's
+   * processes): a chain that cannot be built from what was presented (a
+   * resumed TLS session shows the leaf alone) is retried with them.
+   */
+  learned?: IntermediateCache;
 }
 
 export interface VerifyOptions {
@@ -96,6 +103,7 @@ export class TrustEngine {
   readonly stats = { chainBuilds: 0, cacheHits: 0, signatures: 0 };
   private readonly anchors: ParsedCert[];
   private readonly intermediates: ParsedCert[];
+  private readonly intermediateShas: Set<string>;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly now: () => Date;
   private readonly skewMs: number;
@@ -103,6 +111,7 @@ export class TrustEngine {
   constructor(private readonly opts: EngineOptions) {
     this.anchors = dedupe(opts.anchors.map(parseCert));
     this.intermediates = dedupe(opts.intermediates.map(parseCert));
+    this.intermediateShas = new Set(this.intermediates.map((c) => c.sha256));
     this.now = opts.now ?? (() => new Date());
     this.skewMs = opts.skewMs ?? 5 * 60_000;
   }
@@ -206,15 +215,29 @@ export class TrustEngine {
       return bad.result;
     }
     this.stats.chainBuilds++;
-    const result = await validateChain(all, { anchors: this.anchors, intermediates: this.intermediates }, {
+    const chainOpts = {
       now,
       skewMs: this.skewMs,
       role: opts.role,
       ...(opts.requireClientAuthEku ? { requireClientAuthEku: true } : {}),
       ...(opts.allowWeakCrypto ? { allowWeakCrypto: true } : {}),
       ...(fetchIssuers && this.opts.fetchIssuer ? { fetchIssuer: this.opts.fetchIssuer } : {}),
-    });
+    };
+    let result = await validateChain(all, { anchors: this.anchors, intermediates: this.intermediates }, chainOpts);
     this.stats.signatures += result.work?.signatures ?? 0;
+    const learned = this.opts.learned;
+    if (learned && result.verdict.code === "CHAIN_UNTRUSTED") {
+      // Before refusing: the intermediates this server has seen in verified chains (never trusted for themselves).
+      const extra = learned.list().filter((c) => !this.intermediateShas.has(c.sha256));
+      if (extra.length > 0) {
+        result = await validateChain(all, { anchors: this.anchors, intermediates: [...this.intermediates, ...extra] }, chainOpts);
+        this.stats.signatures += result.work?.signatures ?? 0;
+      }
+    }
+    if (learned && result.verdict.ok && result.path && result.sources) {
+      const sources = result.sources;
+      learned.learn(result.path.filter((_, i) => i > 0 && (sources[i] === "peer" || sources[i] === "aia")));
+    }
     // A good chain stays good until its first certificate expires; a bad one is retried soon.
     const expiresAt = result.verdict.ok && result.path
       ? Math.min(...result.path.map((c) => c.notAfter.getTime())) + this.skewMs
