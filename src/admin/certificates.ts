@@ -9,6 +9,7 @@ import { formatDisplayName } from "../pki/dn.js";
 import { describePrivateKey, parseKeySpec, pkcs8ToPem, publicKeySpkiOfPrivate } from "../pki/keys.js";
 import { createPfx, looksLikePfx, parsePfx } from "../pki/pfx.js";
 import type { ServerContext } from "./context.js";
+import { guardDomainSecurity, type ChangeOptions } from "./domain-security.js";
 
 export type CertificateStatus = "Valid" | "Expired" | "NotYetValid" | "Revoked" | "Untrusted" | "RevocationCheckFailure" | "PendingRequest";
 
@@ -225,11 +226,23 @@ export class CertificateAdmin {
     return certificateView(stored, this.ctx.now());
   }
 
-  /** Enable-ExchangeCertificate: adds services; "None" clears them. */
-  async enableCertificate(thumbprint: string, services: string | string[]): Promise<CertificateView> {
+  /**
+   * Enable-ExchangeCertificate: adds services; "None" clears them. Taking
+   * SMTP from the certificate that listed partners' Domain Security depends
+   * on needs `opts.force` (domain-security.ts).
+   */
+  async enableCertificate(thumbprint: string, services: string | string[], opts: ChangeOptions = {}): Promise<CertificateView> {
     const wanted = parseServices(services);
     const cert = this.ctx.certs.require(thumbprint);
     const next = wanted.length === 0 ? [] : [...new Set([...cert.services, ...wanted])];
+    if (cert.services.includes("SMTP") && !next.includes("SMTP")) {
+      await guardDomainSecurity(
+        this.ctx,
+        `Taking the SMTP service from the certificate ${cert.thumbprint}`,
+        (w) => ({ ...w, ...(w.certs ? { certs: w.certs.map((c) => (c.thumbprint === cert.thumbprint ? { ...c, services: next } : c)) } : {}) }),
+        opts,
+      );
+    }
     return certificateView(this.ctx.certs.setServices(cert.thumbprint, next), this.ctx.now());
   }
 
@@ -297,10 +310,18 @@ export class CertificateAdmin {
     return cert;
   }
 
-  /** Remove-ExchangeCertificate: a certificate or a pending request, with its key. */
-  async removeCertificate(thumbprint: string): Promise<void> {
+  /**
+   * Remove-ExchangeCertificate: a certificate or a pending request, with its
+   * key. Removing the certificate that listed partners' Domain Security
+   * depends on needs `opts.force` (domain-security.ts).
+   */
+  async removeCertificate(thumbprint: string, opts: ChangeOptions = {}): Promise<void> {
     const t = normalizeThumbprint(thumbprint);
-    if (this.ctx.certs.get(t)) {
+    const cert = this.ctx.certs.get(t);
+    if (cert) {
+      if (cert.services.includes("SMTP")) {
+        await guardDomainSecurity(this.ctx, `Removing the certificate ${t}`, (w) => ({ ...w, ...(w.certs ? { certs: w.certs.filter((c) => c.thumbprint !== t) } : {}) }), opts);
+      }
       this.ctx.certs.remove(t);
       return;
     }

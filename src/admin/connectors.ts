@@ -7,6 +7,7 @@ import { normalizeDomain } from "../pki/domain.js";
 import { defaultReceiveConnector, type AuthMechanism, type ConnectorUsage, type LoggingLevel, type ReceiveConnector } from "../org/model.js";
 import { formatSize, formatTimeSpan, oneOf, parseBinding, parseIpRange, parsePositiveInt, parseSize, parseTimeSpan } from "../org/validate.js";
 import type { ServerContext } from "./context.js";
+import { guardDomainSecurity, type ChangeOptions } from "./domain-security.js";
 
 export interface ReceiveConnectorPatch {
   bindings?: string[];
@@ -152,11 +153,21 @@ export class ConnectorAdmin {
     return connectorView(await this.ctx.org.addReceiveConnector(c));
   }
 
-  async set(identity: string, patch: ReceiveConnectorPatch): Promise<ReceiveConnectorView> {
+  /**
+   * Set-ReceiveConnector. A change that leaves listed partners' mail on this
+   * connector without Domain Security (DomainSecureEnabled off, an FQDN no
+   * SMTP certificate names) needs `opts.force` (domain-security.ts).
+   */
+  async set(identity: string, patch: ReceiveConnectorPatch, opts: ChangeOptions = {}): Promise<ReceiveConnectorView> {
     const { server } = this.parseIdentity(identity);
     const fixed = validatePatch(patch);
     if (Object.keys(fixed).length === 0) throw new SealpostError("INVALID_ARGUMENT", "Set-ReceiveConnector: give at least one property to change.");
     const [current] = await this.get(identity);
+    const view = current as ReceiveConnectorView;
+    const same = (c: ReceiveConnector) => c.server.toLowerCase() === view.Server.toLowerCase() && c.name.toLowerCase() === view.Name.toLowerCase();
+    const model = (await this.ctx.org.listReceiveConnectors(view.Server)).find(same);
+    if (model) checkConsistent({ ...model, ...fixed });
+    await guardDomainSecurity(this.ctx, `This change to the receive connector ${view.Identity}`, (w) => ({ ...w, receiveConnectors: w.receiveConnectors.map((c) => (same(c) ? { ...c, ...fixed } : c)) }), opts);
     return connectorView(
       await this.ctx.org.updateReceiveConnector(server, (current as ReceiveConnectorView).Name, (c) => {
         const next = { ...c, ...fixed };
@@ -166,9 +177,12 @@ export class ConnectorAdmin {
     );
   }
 
-  async remove(identity: string): Promise<void> {
+  /** Remove-ReceiveConnector; removing the last connector that takes listed partners' mail with Domain Security needs `opts.force`. */
+  async remove(identity: string, opts: ChangeOptions = {}): Promise<void> {
     const [current] = await this.get(identity);
     const v = current as ReceiveConnectorView;
+    const same = (c: ReceiveConnector) => c.server.toLowerCase() === v.Server.toLowerCase() && c.name.toLowerCase() === v.Name.toLowerCase();
+    await guardDomainSecurity(this.ctx, `Removing the receive connector ${v.Identity}`, (w) => ({ ...w, receiveConnectors: w.receiveConnectors.filter((c) => !same(c)) }), opts);
     await this.ctx.org.removeReceiveConnector(v.Server, v.Name);
   }
 }

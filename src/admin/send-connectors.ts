@@ -6,6 +6,7 @@ import { normalizeDomain } from "../pki/domain.js";
 import { defaultSendConnector, type AddressSpace, type LoggingLevel, type SendConnector } from "../org/model.js";
 import { formatSize, formatTimeSpan, oneOf, parsePositiveInt, parseSize, parseTimeSpan } from "../org/validate.js";
 import type { ServerContext } from "./context.js";
+import { guardDomainSecurity, type ChangeOptions } from "./domain-security.js";
 
 export interface SendConnectorPatch {
   addressSpaces?: string[];
@@ -138,18 +139,32 @@ export class SendConnectorAdmin {
     return (await this.ctx.org.listSendConnectors()).map(sendConnectorView);
   }
 
-  async create(name: string, patch: SendConnectorPatch): Promise<SendConnectorView> {
+  /**
+   * New-, Set- and Remove-SendConnector. A change after which a listed send
+   * partner's mail would be held (routed to a connector that cannot carry
+   * domain-secured mail) or could not be sent (no SMTP certificate names the
+   * connector's FQDN) needs `opts.force` (domain-security.ts).
+   */
+  async create(name: string, patch: SendConnectorPatch, opts: ChangeOptions = {}): Promise<SendConnectorView> {
     if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(name)) throw new SealpostError("INVALID_ARGUMENT", `'${name}' is not a valid connector name (letters, digits, space . _ -, up to 64).`);
     if (patch.addressSpaces === undefined) throw new SealpostError("SHELL_MISSING_PARAMETER", "New-SendConnector: -AddressSpaces is required (e.g. SMTP:woodgrovebank.com;1).");
     const c = { ...defaultSendConnector(name), ...validateSendPatch(patch) };
     checkSendConnector(c);
+    await guardDomainSecurity(this.ctx, `Creating the send connector ${name}`, (w) => ({ ...w, sendConnectors: [...w.sendConnectors, c] }), opts);
     return sendConnectorView(await this.ctx.org.addSendConnector(c));
   }
 
-  async set(identity: string, patch: SendConnectorPatch): Promise<SendConnectorView> {
+  async set(identity: string, patch: SendConnectorPatch, opts: ChangeOptions = {}): Promise<SendConnectorView> {
     const current = await this.find(identity);
     const fixed = validateSendPatch(patch);
     if (Object.keys(fixed).length === 0) throw new SealpostError("INVALID_ARGUMENT", "Set-SendConnector: give at least one property to change.");
+    checkSendConnector({ ...current, ...fixed });
+    await guardDomainSecurity(
+      this.ctx,
+      `This change to the send connector ${current.name}`,
+      (w) => ({ ...w, sendConnectors: w.sendConnectors.map((c) => (c.name === current.name ? { ...c, ...fixed } : c)) }),
+      opts,
+    );
     return sendConnectorView(
       await this.ctx.org.updateSendConnector(current.name, (c) => {
         checkSendConnector({ ...c, ...fixed });
@@ -158,7 +173,9 @@ export class SendConnectorAdmin {
     );
   }
 
-  async remove(identity: string): Promise<void> {
-    await this.ctx.org.removeSendConnector((await this.find(identity)).name);
+  async remove(identity: string, opts: ChangeOptions = {}): Promise<void> {
+    const current = await this.find(identity);
+    await guardDomainSecurity(this.ctx, `Removing the send connector ${current.name}`, (w) => ({ ...w, sendConnectors: w.sendConnectors.filter((c) => c.name !== current.name) }), opts);
+    await this.ctx.org.removeSendConnector(current.name);
   }
 }

@@ -6,7 +6,7 @@ import { isSealpostError } from "../errors/errors.js";
 import { promptSecret, secretFromSource } from "../secrets/secrets.js";
 import { checkWritable, readInputFile, writeOutputFile } from "../config/files.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { print, withApi } from "./main.js";
+import { changeOptions, print, withApi } from "./main.js";
 import { registerVerifyCommand } from "./partner.js";
 
 const TABLE = ["Thumbprint", "Services", "Subject"];
@@ -107,9 +107,10 @@ export function registerCertCommands(program: Command): void {
     .command("enable <thumbprint>")
     .description("enable a certificate for services (SMTP); None clears them")
     .option("--services <services>", "SMTP or None", "SMTP")
-    .action(async (thumbprint: string, o: { services: string }, cmd: Command) => {
+    .option("--force", "clear SMTP even if that turns Domain Security off for listed partners (a WARNING says what stops)")
+    .action(async (thumbprint: string, o: { services: string; force?: boolean }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const view = await api.certificates.enableCertificate(thumbprint, o.services);
+        const view = await api.certificates.enableCertificate(thumbprint, o.services, changeOptions(o));
         print(cmd, view, () => formatTable([view], TABLE));
       });
     });
@@ -157,9 +158,10 @@ export function registerCertCommands(program: Command): void {
   cert
     .command("remove <thumbprint>")
     .description("remove a certificate or pending request and its private key")
-    .action(async (thumbprint: string, _o: unknown, cmd: Command) => {
+    .option("--force", "remove it even if that turns Domain Security off for listed partners (a WARNING says what stops)")
+    .action(async (thumbprint: string, o: { force?: boolean }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        await api.certificates.removeCertificate(thumbprint);
+        await api.certificates.removeCertificate(thumbprint, changeOptions(o));
         print(cmd, { Removed: thumbprint.toUpperCase() }, () => `Removed ${thumbprint.toUpperCase()}`);
       });
     });

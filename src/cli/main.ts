@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { AdminApi } from "../admin/api.js";
+import type { ChangeOptions } from "../admin/domain-security.js";
 import { resolveDataDir } from "../config/datadir.js";
 import { readInputFile } from "../config/files.js";
 import { SealpostError, errorMessage, isSealpostError } from "../errors/errors.js";
@@ -56,12 +57,18 @@ export async function withApi<T>(cmd: Command, fn: (api: AdminApi) => Promise<T>
   }
 }
 
+/** A subcommand's --force as the admin API's confirmation; the warning goes to stderr. */
+export function changeOptions(o: { force?: boolean }): ChangeOptions {
+  return { force: o.force === true, warn: (message) => void process.stderr.write(`${message}\n`) };
+}
+
 export function makeShellHost(api: AdminApi): ShellHost {
   return {
     api,
     cwd: process.cwd(),
     env: process.env,
     readSecret: (prompt) => promptSecret(prompt),
+    warn: (message) => void process.stderr.write(`${message}\n`),
     readLine: async (prompt) => {
       if (!process.stdin.isTTY) throw new SealpostError("SECRET_UNAVAILABLE", "Read-Host needs a terminal.");
       const readline = await import("node:readline/promises");

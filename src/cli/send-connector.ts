@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { SendConnectorPatch } from "../admin/send-connectors.js";
 import { SealpostError } from "../errors/errors.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { print, withApi } from "./main.js";
+import { changeOptions, print, withApi } from "./main.js";
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
 
@@ -71,7 +71,8 @@ function withPatchOptions(c: Command): Command {
     .option("--source-transport-servers <list>", "edge servers that may use this connector (comma list; replaces)", list)
     .option("--protocol-logging-level <level>", "None or Verbose")
     .option("--enabled <bool>", "true or false")
-    .option("--exchange-organization-marks <bool>", "an internal Exchange next hop over mutual TLS: add Exchange's Domain Secured marks");
+    .option("--exchange-organization-marks <bool>", "an internal Exchange next hop over mutual TLS: add Exchange's Domain Secured marks")
+    .option("--force", "make the change even if it turns Domain Security off for listed partners (a WARNING says what stops)");
 }
 
 export function registerSendConnectorCommands(program: Command): void {
@@ -92,23 +93,24 @@ export function registerSendConnectorCommands(program: Command): void {
         print(cmd, v[0], () => formatList(v).trim());
       });
     });
-  withPatchOptions(sc.command("new <name>").description("create a send connector")).action(async (name: string, o: PatchOptions, cmd: Command) => {
+  withPatchOptions(sc.command("new <name>").description("create a send connector")).action(async (name: string, o: PatchOptions & { force?: boolean }, cmd: Command) => {
     await withApi(cmd, async (api) => {
-      const v = await api.sendConnectors.create(name, patchOf(o));
+      const v = await api.sendConnectors.create(name, patchOf(o), changeOptions(o));
       print(cmd, v, () => formatList([v]).trim());
     });
   });
-  withPatchOptions(sc.command("set <name>").description("change a send connector (Exchange's rules apply; one bad value changes nothing)")).action(async (name: string, o: PatchOptions, cmd: Command) => {
+  withPatchOptions(sc.command("set <name>").description("change a send connector (Exchange's rules apply; one bad value changes nothing)")).action(async (name: string, o: PatchOptions & { force?: boolean }, cmd: Command) => {
     await withApi(cmd, async (api) => {
-      const v = await api.sendConnectors.set(name, patchOf(o));
+      const v = await api.sendConnectors.set(name, patchOf(o), changeOptions(o));
       print(cmd, v, () => formatList([v]).trim());
     });
   });
   sc.command("remove <name>")
     .description("remove a send connector")
-    .action(async (name: string, _o: unknown, cmd: Command) => {
+    .option("--force", "remove it even if that turns Domain Security off for listed partners (a WARNING says what stops)")
+    .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        await api.sendConnectors.remove(name);
+        await api.sendConnectors.remove(name, changeOptions(o));
         print(cmd, { Removed: name }, () => `Removed the send connector ${name}.`);
       });
     });

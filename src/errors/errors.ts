@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   NOT_FOUND: "The object named does not exist.",
   ALREADY_EXISTS: "The object already exists.",
   IO_ERROR: "A file could not be read or written.",
+  CONFIRMATION_REQUIRED: "The change would turn Domain Security off for listed partners; it is made only with -Force (--force).",
   // certificates and keys
   CERT_MALFORMED: "A certificate, chain or PKCS#7 file could not be parsed.",
   CSR_MALFORMED: "A certificate request could not be parsed.",

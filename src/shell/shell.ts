@@ -5,6 +5,7 @@
 import path from "node:path";
 import { SealpostError } from "../errors/errors.js";
 import type { AdminApi } from "../admin/api.js";
+import type { ChangeOptions } from "../admin/domain-security.js";
 import { bindElements, convertValue, type BoundArgs, type ParamDef, type Resolved } from "./binder.js";
 import { formatList, formatTable } from "./format.js";
 import { parseLine, type Command, type Pipeline, type Value } from "./parser.js";
@@ -16,6 +17,8 @@ export interface ShellHost {
   readSecret(prompt: string): Promise<string>;
   readLine(prompt: string): Promise<string>;
   env: NodeJS.ProcessEnv;
+  /** Shows a warning (a forced change that turns Domain Security off); the command line prints it on stderr. */
+  warn?(message: string): void;
 }
 
 export interface CmdletContext {
@@ -39,6 +42,18 @@ export interface CmdletDef {
   validate?(args: BoundArgs, ctx: CmdletContext): void;
   run(args: BoundArgs, ctx: CmdletContext, input: unknown[]): Promise<unknown[]>;
 }
+
+/**
+ * A cmdlet's -Force as the admin API's confirmation: a change that would
+ * turn Domain Security off for listed partners is refused without it, and
+ * warned about with it.
+ */
+export function changeOptions(args: BoundArgs, ctx: CmdletContext): ChangeOptions {
+  return { force: args.Force === true, warn: (m) => ctx.host.warn?.(m) };
+}
+
+/** The -Force switch of the cmdlets whose changes may turn Domain Security off. */
+export const FORCE_PARAM: ParamDef = { name: "Force", type: "switch", help: "make a change that turns Domain Security off for listed partners (a WARNING says what stops)" };
 
 /** Output of a formatter: printed as is. */
 export class Formatted {

@@ -242,7 +242,10 @@ describe("outbound Domain Security between two Sealpost servers", () => {
 
   test("4. a more specific send connector without Domain Security: the partner's mail is held, with an alert", async () => {
     const delivered = maildir(wDir, "woodgrovebank.com", "bob").length;
-    await ok(cDir, `New-SendConnector Woodgrove -AddressSpaces "SMTP:woodgrovebank.com;1" -Port ${PORT}`);
+    // Without -Force this is refused (it turns Domain Security off for the partner); forced, it warns.
+    const made = await shellC(cDir, `New-SendConnector Woodgrove -AddressSpaces "SMTP:woodgrovebank.com;1" -Port ${PORT} -Force`);
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stderr, /^WARNING: .*outbound mail to woodgrovebank\.com/m);
     await submit(C, "alice@mail.contoso.com", "bob@woodgrovebank.com", "held-1");
     const q = await waitUntil("the queue held", async () => {
       const v = await queue(cDir, "woodgrovebank.com");

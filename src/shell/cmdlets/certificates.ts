@@ -8,7 +8,7 @@ import { normalizeDomain } from "../../pki/domain.js";
 import { parseKeySpec } from "../../pki/keys.js";
 import { matchesCertificateName } from "../../pki/names.js";
 import { readSecretFile } from "../../secrets/secrets.js";
-import type { CmdletContext, CmdletDef } from "../shell.js";
+import { changeOptions, FORCE_PARAM, type CmdletContext, type CmdletDef } from "../shell.js";
 
 const CERT_TABLE = ["Thumbprint", "Services", "Subject"];
 
@@ -117,13 +117,13 @@ export const certificateCmdlets: CmdletDef[] = [
     params: [
       { name: "Thumbprint", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Identity"] },
       { name: "Services", type: "strings", mandatory: true },
-      { name: "Force", type: "switch" },
+      FORCE_PARAM,
     ],
     validate(args) {
       parseServices(args.Services as string[]);
     },
     async run(args, ctx) {
-      await ctx.api.certificates.enableCertificate(args.Thumbprint as string, args.Services as string[]);
+      await ctx.api.certificates.enableCertificate(args.Thumbprint as string, args.Services as string[], changeOptions(args, ctx));
       return [];
     },
   },
@@ -178,9 +178,10 @@ export const certificateCmdlets: CmdletDef[] = [
     params: [
       { name: "Thumbprint", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Identity"] },
       { name: "Confirm", type: "switch" },
+      FORCE_PARAM,
     ],
     async run(args, ctx) {
-      await ctx.api.certificates.removeCertificate(args.Thumbprint as string);
+      await ctx.api.certificates.removeCertificate(args.Thumbprint as string, changeOptions(args, ctx));
       return [];
     },
   },

@@ -1,7 +1,7 @@
 // Receive connectors, as Exchange's *-ReceiveConnector cmdlets.
 import type { ReceiveConnectorPatch } from "../../admin/connectors.js";
 import type { BoundArgs, ParamDef } from "../binder.js";
-import type { CmdletDef } from "../shell.js";
+import { changeOptions, FORCE_PARAM, type CmdletDef } from "../shell.js";
 
 const PROPS: ParamDef[] = [
   { name: "Bindings", type: "strings", help: "IP:PORT list" },
@@ -50,9 +50,9 @@ export const connectorCmdlets: CmdletDef[] = [
   {
     name: "Set-ReceiveConnector",
     synopsis: "Changes a receive connector; running sessions keep their settings, new ones get the new.",
-    params: [{ name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true }, ...PROPS],
+    params: [{ name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true }, ...PROPS, FORCE_PARAM],
     async run(args, ctx) {
-      await ctx.api.connectors.set(args.Identity as string, patchOf(args));
+      await ctx.api.connectors.set(args.Identity as string, patchOf(args), changeOptions(args, ctx));
       return [];
     },
   },
@@ -62,9 +62,10 @@ export const connectorCmdlets: CmdletDef[] = [
     params: [
       { name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true },
       { name: "Confirm", type: "switch" },
+      FORCE_PARAM,
     ],
     async run(args, ctx) {
-      await ctx.api.connectors.remove(args.Identity as string);
+      await ctx.api.connectors.remove(args.Identity as string, changeOptions(args, ctx));
       return [];
     },
   },

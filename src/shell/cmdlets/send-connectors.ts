@@ -1,7 +1,7 @@
 // Send connectors, as Exchange's *-SendConnector cmdlets.
 import type { SendConnectorPatch } from "../../admin/send-connectors.js";
 import type { BoundArgs, ParamDef } from "../binder.js";
-import type { CmdletDef } from "../shell.js";
+import { changeOptions, FORCE_PARAM, type CmdletDef } from "../shell.js";
 
 const PROPS: Array<ParamDef & { key: keyof SendConnectorPatch }> = [
   { name: "AddressSpaces", type: "strings", key: "addressSpaces", help: "SMTP:domain;cost list" },
@@ -42,17 +42,17 @@ export const sendConnectorCmdlets: CmdletDef[] = [
     name: "New-SendConnector",
     synopsis: "Creates a send connector.",
     table: ["Name", "AddressSpaces", "Enabled"],
-    params: [{ name: "Name", type: "string", position: 0, mandatory: true }, { name: "Usage", type: "string", help: "accepted for Exchange compatibility" }, ...params],
+    params: [{ name: "Name", type: "string", position: 0, mandatory: true }, { name: "Usage", type: "string", help: "accepted for Exchange compatibility" }, ...params, FORCE_PARAM],
     async run(args, ctx) {
-      return [await ctx.api.sendConnectors.create(args.Name as string, patchOf(args))];
+      return [await ctx.api.sendConnectors.create(args.Name as string, patchOf(args), changeOptions(args, ctx))];
     },
   },
   {
     name: "Set-SendConnector",
     synopsis: "Changes a send connector (e.g. Set-SendConnector Internet -DomainSecureEnabled:$True).",
-    params: [{ name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Name"] }, ...params],
+    params: [{ name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Name"] }, ...params, FORCE_PARAM],
     async run(args, ctx) {
-      await ctx.api.sendConnectors.set(args.Identity as string, patchOf(args));
+      await ctx.api.sendConnectors.set(args.Identity as string, patchOf(args), changeOptions(args, ctx));
       return [];
     },
   },
@@ -62,9 +62,10 @@ export const sendConnectorCmdlets: CmdletDef[] = [
     params: [
       { name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Name"] },
       { name: "Confirm", type: "switch" },
+      FORCE_PARAM,
     ],
     async run(args, ctx) {
-      await ctx.api.sendConnectors.remove(args.Identity as string);
+      await ctx.api.sendConnectors.remove(args.Identity as string, changeOptions(args, ctx));
       return [];
     },
   },
