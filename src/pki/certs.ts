@@ -78,6 +78,15 @@ function parsePkcs7(der: Buffer): Buffer[] {
   return certs.map((c) => parseOneCertificate(Buffer.from(c.rawData)));
 }
 
+function opensslReads(der: Buffer): boolean {
+  try {
+    new NodeX509(der);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True when data starts with a DER SEQUENCE whose declared length runs past the end of data. */
 function derIsTruncated(data: Buffer): boolean {
   if (data[0] !== 0x30 || data.length < 2) return false;
@@ -102,13 +111,15 @@ export function readCertificates(data: Buffer): Buffer[] {
     // A DER certificate starts SEQUENCE { SEQUENCE (tbs) ...; PKCS#7 starts SEQUENCE { OID.
     try {
       return [parseOneCertificate(der)];
-    } catch {
+    } catch (asCertificate) {
       try {
         return parsePkcs7(der);
       } catch (e) {
         if (derIsTruncated(der)) {
           throw new SealpostError("CERT_MALFORMED", "The file is damaged or truncated: its DER data ends before the structure it starts is complete. Copy the whole file again.", { cause: e });
         }
+        // A certificate OpenSSL reads but that cannot be used: say why, not "not PKCS#7".
+        if (opensslReads(der)) throw asCertificate;
         throw e;
       }
     }
@@ -199,6 +210,17 @@ export function describeCertificate(der: Buffer): CertificateInfo {
   }
 }
 
+/**
+ * A validity date as OpenSSL prints it. OpenSSL parses certificates whose
+ * notBefore/notAfter it cannot print ("Bad time value"); such a date must
+ * refuse the certificate, never read as "no limit".
+ */
+function validityDate(text: string): Date {
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new SealpostError("CERT_MALFORMED", "A certificate's validity dates cannot be read (its notBefore or notAfter is malformed).");
+  return d;
+}
+
 function describe(der: Buffer): CertificateInfo {
   ensureCryptoEngine();
   const node = new NodeX509(der);
@@ -218,8 +240,8 @@ function describe(der: Buffer): CertificateInfo {
     issuer: formatDisplayName(rdnsOf(cert.issuerName)),
     subjectRdns,
     serialNumber: node.serialNumber.toUpperCase(),
-    notBefore: new Date(node.validFrom),
-    notAfter: new Date(node.validTo),
+    notBefore: validityDate(node.validFrom),
+    notAfter: validityDate(node.validTo),
     certificateDomains: certificateNames(dnsNames, cn),
     dnsNames,
     ...(cn !== undefined ? { commonName: cn } : {}),

@@ -374,6 +374,11 @@ function parse(der: Buffer, sha256: string): ParsedCert {
     publicKey = undefined;
   }
   const cn = subject.flat().find(([type]) => type === OID_CN)?.[1];
+  // OpenSSL parses a certificate whose notBefore/notAfter it cannot print ("Bad time value"):
+  // such a date must refuse the certificate, never compare as NaN (always "within validity").
+  const notBefore = new Date(node.validFrom);
+  const notAfter = new Date(node.validTo);
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw new DerError("the validity dates cannot be read");
   return {
     der,
     node,
@@ -382,8 +387,8 @@ function parse(der: Buffer, sha256: string): ParsedCert {
     subject: displayName(node.subject),
     issuer: displayName(node.issuer),
     serial: node.serialNumber.toUpperCase(),
-    notBefore: new Date(node.validFrom),
-    notAfter: new Date(node.validTo),
+    notBefore,
+    notAfter,
     selfIssued: node.subject === node.issuer,
     isCa,
     ...(pathLen !== undefined ? { pathLen } : {}),

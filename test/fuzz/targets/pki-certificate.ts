@@ -6,8 +6,9 @@
 // Invariants: only SealpostError comes out; a certificate that
 // readCertificates returned is one describeCertificate and parseCert
 // describe (or refuse with SealpostError), with a thumbprint that is the
-// SHA-1 of its DER and names in the normalized form the matching code
-// expects (lower case, no trailing dot).
+// SHA-1 of its DER, validity dates that are dates (an unreadable one
+// compares as NaN: "always valid") and names in the normalized form the
+// matching code expects (lower case, no trailing dot).
 import { createHash } from "node:crypto";
 import { SealpostError } from "../../../src/errors/errors.js";
 import { describeCertificate, readCertificates } from "../../../src/pki/certs.js";
@@ -32,6 +33,7 @@ export function fuzz(data: Buffer): void {
     if (parsed) {
       for (const n of parsed.dnsNames) check(n === n.toLowerCase(), () => `parseCert kept ${JSON.stringify(n)} in mixed case`);
       check(parsed.sha256 === createHash("sha256").update(der).digest("hex").toUpperCase(), "parseCert's SHA-256 is wrong");
+      check(!Number.isNaN(parsed.notBefore.getTime()) && !Number.isNaN(parsed.notAfter.getTime()), "parseCert's validity date is not a date");
     }
   }
 }
