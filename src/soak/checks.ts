@@ -80,6 +80,10 @@ export interface CheckResult {
     exposedToKills: number;
     clearTextPartner: number;
     refusedAsExpected: number;
+    /** Sessions whose only allowed outcome was a refusal (the invalid-certificate and plain partner senders, mostly). */
+    mustRefuse: number;
+    /** Of those: neither refused nor accepted (no server, connection lost). */
+    mustRefuseNoAnswer: number;
     refusedBy: Record<string, number>;
     acceptedAsConfigAllowed: number;
     unavailable: number;
@@ -261,14 +265,14 @@ function topReceived(c: Copy): string {
 const hasTls = (received: string) => /\(using TLSv1\.[23] with cipher /.test(received);
 const hasVerifiedClientCert = (received: string) => /client certificate subject "[^"]+", issuer "[^"]+", verified OK/.test(received);
 
-function markOf(c: Copy, authserv: string): { marked: boolean; mailfrom?: string; forged: boolean } {
+function markOf(c: Copy, authserv: string): { marked: boolean; mailfrom?: string; forged: string[] } {
   let marked = false;
   let mailfrom: string | undefined;
-  let forged = false;
+  const forged: string[] = [];
   for (const ar of c.authResults) {
     const id = ar.split(";")[0]?.trim().toLowerCase() ?? "";
     if (id !== authserv && !id.endsWith("contoso.com") && id !== "mail.woodgrovebank.com") continue;
-    if (/x-domain-secure\.cert=0{40}/.test(ar) || (id !== authserv && /x-domain-secure=pass/.test(ar))) forged = true;
+    if (/x-domain-secure\.cert=0{40}/.test(ar) || (id !== authserv && /x-domain-secure=pass/.test(ar))) forged.push(`Authentication-Results: ${ar}`);
     if (id === authserv && /x-domain-secure=pass/.test(ar)) {
       marked = true;
       mailfrom = /smtp\.mailfrom=(\S+)/.exec(ar)?.[1]?.toLowerCase();
@@ -329,6 +333,8 @@ export async function runChecks(inp: CheckInput): Promise<CheckResult> {
     exposedToKills: 0,
     clearTextPartner: 0,
     refusedAsExpected: 0,
+    mustRefuse: 0,
+    mustRefuseNoAnswer: 0,
     refusedBy: {},
     acceptedAsConfigAllowed: 0,
     unavailable: 0,
@@ -345,8 +351,8 @@ export async function runChecks(inp: CheckInput): Promise<CheckResult> {
   const inc = (o: Record<string, number>, k: string) => (o[k] = (o[k] ?? 0) + 1);
   const trackOf = (id: string) =>
     ALL_SERVERS.flatMap((k) => tracking[k].filter((e) => norm(e.messageId) === id).map((e) => `${SERVER_NAMES[k]} ${e.timestamp} ${e.eventId}${e.detail ? ` (${e.detail})` : ""}`));
-  const faultsNear = (t: number) =>
-    inp.faults.filter((f) => f.start <= t + 30_000 && (f.end ?? f.start) >= t - 30_000).map((f) => `${new Date(f.start).toISOString()} ${f.kind}: ${f.detail}`);
+  const faultsNear = (t: number, t1 = t) =>
+    inp.faults.filter((f) => f.start <= t1 + 30_000 && (f.end ?? f.start) >= t - 30_000).map((f) => `${new Date(f.start).toISOString()} ${f.kind}: ${f.detail}`);
   const destOf = (a: Attempt): Where[] => (a.dest === "contoso" ? ["mail1", "mail2"] : a.dest === "woodgrove" ? ["woodgrove"] : a.dest === "sink" ? ["sink"] : []);
 
   // --- every acknowledged message: delivered or queued; duplicates
@@ -375,7 +381,7 @@ export async function runChecks(inp: CheckInput): Promise<CheckResult> {
     if (exposed) counts.exposedToKills++;
     if (got.length > 1) {
       counts.duplicates++;
-      const line = `${a.messageId} (${a.kind}, acknowledged by ${a.target ? SERVER_NAMES[a.target] : "?"} as ${a.ack.queueId} at ${new Date(a.ack.at).toISOString()}) delivered ${got.length} times: ${got.map((c) => `${c.where} ${new Date(c.at).toISOString()}`).join(", ")}${exposed ? "" : " — no kill near it"}`;
+      const line = `${a.messageId} (${a.kind}, acknowledged by ${a.target ? SERVER_NAMES[a.target] : "?"} as ${a.ack.queueId} at ${new Date(a.ack.at).toISOString()}) delivered ${got.length} times: ${got.map((c) => `${c.where} ${new Date(c.at).toISOString()}`).join(", ")}; tracking: ${trackOf(a.messageId).slice(0, 10).join("; ")}; faults around: ${faultsNear(a.ack.at, last).join("; ") || "none"}${exposed ? "" : " — no kill near it"}`;
       duplicateList.push(line);
       if (!exposed) v("DUPLICATE_WITHOUT_KILL", line, a.messageId);
     }
@@ -443,6 +449,11 @@ export async function runChecks(inp: CheckInput): Promise<CheckResult> {
     const label = `${a.kind} ${a.variant} → ${SERVER_NAMES[a.target]} (${a.messageId}, session ${new Date(a.tStart).toISOString()}, MAIL ${a.tMail ? new Date(a.tMail).toISOString() : "-"})`;
     const mailCode = Number(a.mailReply?.slice(0, 3));
     const dsRefusal = a.mailReply !== undefined && mailCode >= 400 && /^[45]\.7\./.test(enhanced(a.mailReply));
+    const onlyRefuse = expected.size === 1 && expected.has("refused");
+    if (onlyRefuse) {
+      counts.mustRefuse++;
+      if (!a.ack && !dsRefusal) counts.mustRefuseNoAnswer++;
+    }
     if (a.ack) {
       const got = (byId.get(a.messageId) ?? []).filter((c) => c.where === "mail1" || c.where === "mail2");
       const mark = got.length > 0 ? markOf(got[0] as Copy, "contoso.com") : undefined;
@@ -473,7 +484,7 @@ export async function runChecks(inp: CheckInput): Promise<CheckResult> {
   for (const c of copies.filter((x) => x.where === "mail1" || x.where === "mail2")) {
     const mark = markOf(c, "contoso.com");
     const top = topReceived(c);
-    if (mark.forged || c.forgedMsHeader) v("FORGED_HEADER_KEPT", `${c.file} (${c.messageId}) still carries a forged Authentication-Results or X-MS-Exchange-Organization-* field`, c.messageId);
+    if (mark.forged.length > 0 || c.forgedMsHeader) v("FORGED_HEADER_KEPT", `${c.file} (${c.messageId}, received by ${SERVER_NAMES[c.where as ServerKey]}) still carries ${[...mark.forged, ...(c.forgedMsHeader ? ["an X-MS-Exchange-Organization-* field"] : [])].join(" and ")}`, c.messageId);
     if (mark.marked) {
       if (!hasTls(top) || !hasVerifiedClientCert(top)) {
         v("MARK_WITHOUT_TLS_FACTS", `${c.file} (${c.messageId}) is marked x-domain-secure=pass but its Received field shows no verified TLS client certificate: ${top}`, c.messageId);
@@ -508,7 +519,7 @@ export async function runChecks(inp: CheckInput): Promise<CheckResult> {
       if (!mark.marked || mark.mailfrom !== CONTOSO_MAIL) v("PARTNER_MAIL_UNMARKED", `${c.file} (${c.messageId}) from mail.contoso.com has no x-domain-secure=pass smtp.mailfrom=mail.contoso.com at Woodgrove`, c.messageId);
       else if (!hasVerifiedClientCert(top)) v("MARK_WITHOUT_TLS_FACTS", `${c.file} (${c.messageId}): Woodgrove's Received field shows no verified client certificate: ${top}`, c.messageId);
     } else if (mark.marked) v("MARKED_WITHOUT_VERIFIED_TLS", `${c.file} (${c.messageId}) from ${c.returnPath} is marked domain-secured at Woodgrove`, c.messageId);
-    if (mark.forged || c.forgedMsHeader) v("FORGED_HEADER_KEPT", `${c.file} (${c.messageId}) carries a forged mark`, c.messageId);
+    if (mark.forged.length > 0 || c.forgedMsHeader) v("FORGED_HEADER_KEPT", `${c.file} (${c.messageId}) carries ${[...mark.forged, ...(c.forgedMsHeader ? ["an X-MS-Exchange-Organization-* field"] : [])].join(" and ")}`, c.messageId);
   }
 
   // --- message tracking: no partner message received or sent on a clear session

@@ -143,20 +143,22 @@ export class Faults {
   private sleepAbortable(ms: number): Promise<void> {
     if (this.aborting) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(t);
+        const i = this.wake.indexOf(done);
+        if (i >= 0) this.wake.splice(i, 1);
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.wake.push(done);
     });
   }
 
   private available(): FaultKind[] {
     const s = this.topo.servers;
-    const anyDown = ALL_SERVERS.some((k) => !s[k].up) || this.active.has("kill-server");
+    const anyDown = ALL_SERVERS.some((k) => !s[k].up || s[k].starting) || this.active.has("kill-server");
     return (Object.keys(FAULT_WEIGHTS) as FaultKind[]).filter((k) => {
-      if (k === "kill-worker") return ALL_SERVERS.some((x) => s[x].up && s[x].workers().length > 0);
+      if (k === "kill-worker") return ALL_SERVERS.some((x) => s[x].up && !s[x].starting && s[x].workers().length > 0);
       if (k === "kill-server") return !anyDown;
       if (k === "pg-stop") return !this.active.has("pg-stop") && !this.active.has("config");
       if (k === "config") return !this.active.has("config") && !this.active.has("pg-stop") && this.topo.pg.running;
@@ -221,7 +223,7 @@ export class Faults {
 
   private async killWorker(): Promise<void> {
     const s = this.topo.servers;
-    const candidates = ALL_SERVERS.filter((k) => s[k].up && s[k].workers().length > 0);
+    const candidates = ALL_SERVERS.filter((k) => s[k].up && !s[k].starting && s[k].workers().length > 0);
     if (candidates.length === 0) return;
     const k = this.rng.pick(candidates);
     const before = s[k].workers().length;
@@ -247,7 +249,7 @@ export class Faults {
 
   async killServer(k: ServerKey, downMs: number): Promise<void> {
     const srv = this.topo.servers[k];
-    if (!srv.up) return;
+    if (!srv.up || srv.starting) return;
     const r = this.record("kill-server", `kill -9 of ${SERVER_NAMES[k]} (primary and workers), restart after ${(downMs / 1000).toFixed(1)} s`, k);
     await srv.kill9();
     await sleep(downMs);
@@ -351,10 +353,15 @@ export class Faults {
   }
 
   /** Ends every outage now, waits for the fault tasks, and brings everything back (servers up, store up, configuration at the baseline). */
-  async restore(): Promise<void> {
+  /** No new fault from now on, and every outage's wait ends now (their undo follows). */
+  halt(): void {
     this.aborting = true;
     for (const w of this.wake.splice(0)) w();
-    await Promise.race([Promise.all([...this.tasks]), sleep(120_000)]);
+  }
+
+  async restore(maxWaitMs = 120_000): Promise<void> {
+    this.halt();
+    await Promise.race([Promise.all([...this.tasks]), sleep(maxWaitMs)]);
     if (!this.topo.crl.up) await this.topo.crl.start();
     if (!this.topo.pg.running) await this.topo.pg.start();
     this.topo.dns.set("mail.woodgrovebank.com", "A", [this.topo.addr.woodgrove]);

@@ -141,11 +141,17 @@ export async function runSoak(argv: string[]): Promise<number> {
   let faults: Faults | undefined;
   let monitor: Monitor | undefined;
   let interrupted = false;
+  // The first Ctrl-C (or SIGTERM) ends the run early but still restores, checks and reports; a second one ends at once.
   const onSignal = () => {
+    if (interrupted) {
+      out("soak: stopped at once (the servers are killed)");
+      process.exit(130);
+    }
     interrupted = true;
+    out("soak: interrupted: ending the run (again to stop at once)");
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     out("== setting up ==");
     await freezeBuild(path.join(o.dir, "build"));
@@ -197,10 +203,11 @@ export async function runSoak(argv: string[]): Promise<number> {
     }
     const runStop = Date.now();
     monitor.sampling = false;
+    faults.halt();
     await faultRun;
     out(`== faults stopped (${at()}); restoring (servers up, store up, MX and CRLs back, configuration at the baseline) ==`);
     await Promise.race([Promise.all([...sessions]), sleep(60_000)]);
-    await faults.restore();
+    await faults.restore(interrupted ? 15_000 : 120_000);
     for (let i = 0; i < 120 && model.pending([...CONTOSO_EDGES]).length > 0; i++) await sleep(250);
     if (model.pending([...CONTOSO_EDGES]).length > 0) say("warning: an edge did not report the last configuration version within 30 s");
 
@@ -261,7 +268,7 @@ function summary(o: Options, r: CheckResult, faults: Faults, memory: MemoryResul
   const fc = faults.counts();
   row("faults injected", Object.values(fc).reduce((a, b) => a + b, 0), `(${faultList(fc)})`);
   row("clear-text partner deliveries", c.clearTextPartner, "(must be 0)");
-  row("refused as expected", c.refusedAsExpected, `(${per(c.refusedBy)})`);
+  row("refused as expected", c.refusedAsExpected, `(of ${c.mustRefuse} sessions that had to be refused, ${c.mustRefuseNoAnswer} of them found no server or lost the connection; ${per(c.refusedBy)})`);
   row("accepted as the configuration allowed", c.acceptedAsConfigAllowed, "(partner removed, ReportOnly or CertificateNames in force)");
   row("duplicates", c.duplicates, `(${c.exposedToKills} messages sent around a kill; at most 1 % = ${Math.floor(c.exposedToKills * 0.01)} allowed)`);
   row("hostile sessions", c.hostile, `(${per(c.hostileBy)})`);

@@ -51,15 +51,7 @@ export async function freezeBuild(dir: string): Promise<string> {
 const all = new Set<ServeProcess>();
 // Whatever ends this process (a signal, an exception, an exit hook of a dependency), no server outlives it.
 process.on("exit", () => {
-  for (const s of all) {
-    for (const p of s.tree().map((x) => x.pid)) {
-      try {
-        process.kill(p, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
-  }
+  for (const s of all) s.killNow();
 });
 
 export interface ServeOptions {
@@ -82,6 +74,8 @@ export class ServeProcess {
   /** Exits of the primary that the harness did not cause. */
   readonly unexpectedExits: Array<{ at: number; code: number | null; signal: NodeJS.Signals | null }> = [];
   starts = 0;
+  /** A start is in progress (not yet listening). */
+  starting = false;
   private expectingExit = false;
   private log: fs.WriteStream;
 
@@ -104,9 +98,11 @@ export class ServeProcess {
     if (this.up) return Promise.resolve();
     this.starts++;
     this.expectingExit = false;
-    return new Promise((resolve, reject) => {
+    this.starting = true;
+    return new Promise<void>((resolve, reject) => {
       const args = [sealpostBin(), "--data", this.o.dataDir, "serve", "--admin", "127.0.0.1:0", "--workers", String(this.o.workers), ...(this.o.args ?? [])];
-      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SEALPOST_LOG_FORMAT: "json", ...this.o.env } });
+      // A process group of its own: a Ctrl-C at the terminal reaches the soak, which stops the servers itself.
+      const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, SEALPOST_LOG_FORMAT: "json", ...this.o.env } });
       this.child = child;
       this.log.write(`--- soak: start #${this.starts} at ${new Date().toISOString()} pid ${child.pid}\n`);
       let head = "";
@@ -135,7 +131,22 @@ export class ServeProcess {
           reject(new Error(`${this.o.label}: serve exited (${signal ?? code}) before it started: ${head.slice(-2000)}`));
         } else if (!this.expectingExit) this.unexpectedExits.push({ at: Date.now(), code, signal });
       });
+    }).finally(() => {
+      this.starting = false;
     });
+  }
+
+  /** SIGKILL of the whole tree at once, without waiting (the soak is ending in a hurry). */
+  killNow(): void {
+    this.expectingExit = true;
+    for (const p of this.tree().map((x) => x.pid)) {
+      this.killed.add(p);
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
   }
 
   /** The primary and every descendant (workers), alive now. */
