@@ -32,11 +32,11 @@ const isRoot = process.getuid?.() === 0;
 
 const CHILD = `
 const { startTestPg } = await import(process.env.PRIV + "/dist/test/helpers/pg.js");
-const { postgresRuntime } = await import(process.env.PRIV + "/dist/src/org/pg/embedded.js");
 const pg = (await import("pg")).default;
-const rt = await postgresRuntime();
 const server = await startTestPg();
 try {
+  const { postgresRuntime } = await import(process.env.PRIV + "/dist/src/org/pg/embedded.js");
+  const rt = await postgresRuntime();
   const url = await server.createDatabase("private_folder");
   const c = new pg.Client({ connectionString: url });
   await c.connect();
