@@ -192,7 +192,9 @@ const EKU_NAMES: Record<string, string> = {
 export function certificateNames(dnsNames: string[], commonName: string | undefined): string[] {
   const names: string[] = [];
   const add = (n: string) => {
-    const v = n.toLowerCase().replace(/\.$/, "");
+    let end = n.length;
+    while (end > 0 && n.charCodeAt(end - 1) === 0x2e) end--; // every trailing dot (no regex: names come from peers)
+    const v = n.slice(0, end).toLowerCase();
     if (!names.includes(v)) names.push(v);
   };
   if (commonName && isValidDomain(commonName, { allowSingleLabel: true, allowWildcard: true })) add(commonName);
