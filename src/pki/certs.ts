@@ -195,7 +195,7 @@ export function certificateNames(dnsNames: string[], commonName: string | undefi
     let end = n.length;
     while (end > 0 && n.charCodeAt(end - 1) === 0x2e) end--; // every trailing dot (no regex: names come from peers)
     const v = n.slice(0, end).toLowerCase();
-    if (!names.includes(v)) names.push(v);
+    if (v !== "" && !names.includes(v)) names.push(v);
   };
   if (commonName && isValidDomain(commonName, { allowSingleLabel: true, allowWildcard: true })) add(commonName);
   for (const n of dnsNames) add(n);
