@@ -42,6 +42,17 @@ export const ERROR_CODES = {
   // queue
   // admin HTTP endpoint
   UNAUTHORIZED: "The admin HTTP endpoint needs a valid bearer token (DIR/admin.token).",
+  ADMIN_NOT_INVOCABLE: "The command belongs to the client's shell language (Format-*, Read-Host, Get-Content, ...); it runs in the client, never over the admin door.",
+  ADMIN_SERVER_PATH: "A parameter that names a file was sent to the admin door; a file travels as base64 FileData, never as a path on the server.",
+  ADMIN_HOST_REFUSED: "The request's Host header is neither the admin endpoint's address nor a configured admin host name (DNS rebinding).",
+  ADMIN_ORIGIN_REFUSED: "A state-changing request to the admin door did not carry the console's own Origin.",
+  ADMIN_CSRF_REFUSED: "A request authenticated by the session cookie did not carry the session's X-CSRF-Token.",
+  ADMIN_CONTENT_TYPE: "A state-changing request to the admin door was not Content-Type: application/json.",
+  ADMIN_BODY_TOO_LARGE: "The request body is larger than the admin door accepts.",
+  ADMIN_LOGIN_FAILED: "The user name or password is wrong, or the account is disabled.",
+  ADMIN_LOGIN_THROTTLED: "Too many failed logins from this address or for this user; wait for Retry-After seconds.",
+  ADMIN_HTTPS_REQUIRED: "The admin endpoint listens off loopback only with HTTPS (--admin-cert THUMBPRINT or the SMTP certificate).",
+  ADMIN_NOT_LOGGED_IN: "The remote command line has no stored login for that server; run sealpost --server URL login --user NAME.",
   INTERNAL: "An unexpected failure inside the server; its log has the details.",
   SPOOL_CLOSED: "The message spool is closed; no message can be queued.",
   // serve
