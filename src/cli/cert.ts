@@ -6,7 +6,7 @@ import { isSealpostError } from "../errors/errors.js";
 import { promptSecret, secretFromSource } from "../secrets/secrets.js";
 import { checkWritable, readInputFile, writeOutputFile } from "../config/files.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { changeOptions, print, withApi } from "./main.js";
+import { changeOptions, print, withApi } from "./common.js";
 import { registerVerifyCommand } from "./partner.js";
 
 const TABLE = ["Thumbprint", "Services", "Subject"];

@@ -4,7 +4,7 @@
 import type { Command } from "commander";
 import { normalizeProtocolQuery, normalizeTrackingQuery, type ProtocolLogQuery, type TrackingLogQuery } from "../admin/logs.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { print, withApi } from "./main.js";
+import { print, withApi } from "./common.js";
 
 /** A repeatable option; each value may also hold a comma-separated list. */
 function collect(value: string, previous: string[] = []): string[] {

@@ -1,95 +1,30 @@
 // The sealpost command line: global options, the management shell, and
 // ordinary subcommands for scripts (each with --json). Every command goes
 // through the admin API.
-import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { AdminApi } from "../admin/api.js";
-import type { ChangeOptions } from "../admin/domain-security.js";
+import type { AdminApi } from "../admin/api.js";
 import { resolveDataDir } from "../config/datadir.js";
 import { readInputFile } from "../config/files.js";
 import { SealpostError, errorMessage, isSealpostError } from "../errors/errors.js";
-import { promptSecret } from "../secrets/secrets.js";
 import { allCmdlets } from "../shell/cmdlets/index.js";
 import { runInteractive } from "../shell/repl.js";
-import { Shell, type ShellHost } from "../shell/shell.js";
+import { Shell } from "../shell/shell.js";
 import { splitScript } from "../shell/parser.js";
 import { registerCertCommands } from "./cert.js";
 import { readCounters } from "../shell/cmdlets/counters.js";
 import { formatList, formatTable } from "../shell/format.js";
 import { registerLogCommands } from "./logs.js";
-import { registerOrgCommands, resolveOrgUrl } from "./org.js";
-import { PgOrgStore } from "../org/pg/pg-org-store.js";
+import { registerOrgCommands } from "./org.js";
 import { registerPartnerCommands } from "./partner.js";
 import { registerQueueCommands } from "./queue.js";
 import { registerSendConnectorCommands } from "./send-connector.js";
 import { registerServeCommand } from "./serve.js";
 import { registerServerCommands } from "./server.js";
 import { registerTrustCommands } from "./trust.js";
+import { jsonReplacer, makeShellHost, print, version, withApi, type GlobalOptions } from "./common.js";
 
-export interface GlobalOptions {
-  data?: string;
-  json?: boolean;
-  org?: string;
-  orgFile?: string;
-}
-
-/**
- * The admin API for a command. With an organization store (--org ...),
- * organization-wide settings go to PostgreSQL and server-level ones to
- * --data DIR (or are refused when no data folder is named).
- */
-export async function openApi(cmd: Command): Promise<AdminApi> {
-  const opts = cmd.optsWithGlobals<GlobalOptions>();
-  const url = resolveOrgUrl(opts);
-  if (url === undefined) return AdminApi.openWithDefaults(resolveDataDir(opts.data));
-  const org = await PgOrgStore.open(url);
-  const data = opts.data ?? process.env.SEALPOST_DATA;
-  return data !== undefined && data !== "" ? AdminApi.open(resolveDataDir(data), { org }) : AdminApi.forOrganization(org);
-}
-
-/** Runs an action with the admin API open, closing it afterwards. */
-export async function withApi<T>(cmd: Command, fn: (api: AdminApi) => Promise<T>): Promise<T> {
-  const api = await openApi(cmd);
-  try {
-    return await fn(api);
-  } finally {
-    await api.close();
-  }
-}
-
-/** A subcommand's --force as the admin API's confirmation; the warning goes to stderr. */
-export function changeOptions(o: { force?: boolean }): ChangeOptions {
-  return { force: o.force === true, warn: (message) => void process.stderr.write(`${message}\n`) };
-}
-
-export function makeShellHost(api: AdminApi): ShellHost {
-  return {
-    api,
-    cwd: process.cwd(),
-    env: process.env,
-    readSecret: (prompt) => promptSecret(prompt),
-    warn: (message) => void process.stderr.write(`${message}\n`),
-    readLine: async (prompt) => {
-      if (!process.stdin.isTTY) throw new SealpostError("SECRET_UNAVAILABLE", "Read-Host needs a terminal.");
-      const readline = await import("node:readline/promises");
-      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        return await rl.question(prompt);
-      } finally {
-        rl.close();
-      }
-    },
-  };
-}
-
-export function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
-    return pkg.version;
-  } catch {
-    return "0.0.0";
-  }
-}
+// The shared helpers live in common.ts; re-exported for callers that import them from here.
+export { changeOptions, makeShellHost, openApi, print, version, withApi, type GlobalOptions } from "./common.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -205,21 +140,6 @@ function formatMailflow(r: Awaited<ReturnType<AdminApi["mailflow"]["test"]>>): s
   if (Checks.length > 0) out.push("", "Checks:", ...Checks.map((c) => `  [${c.Result}] ${c.Check}: ${c.Detail}`));
   if (Transcript) out.push("", "Transcript:", ...Transcript.map((l) => `  ${l}`));
   return out.join("\n");
-}
-
-/** Prints a result: JSON with --json, else the text form. */
-export function print(cmd: Command, value: unknown, text: () => string): void {
-  if (cmd.optsWithGlobals<GlobalOptions>().json) {
-    process.stdout.write(`${JSON.stringify(value, jsonReplacer, 2)}\n`);
-  } else {
-    const t = text();
-    if (t !== "") process.stdout.write(`${t}\n`);
-  }
-}
-
-function jsonReplacer(_k: string, v: unknown): unknown {
-  if (v && typeof v === "object" && (v as { type?: string }).type === "Buffer") return undefined;
-  return v;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -2,33 +2,13 @@
 // comes from (--org, --org-file, SEALPOST_ORG, SEALPOST_ORG_FILE; the URL
 // carries the password, so a file or the environment keeps it out of the
 // process list and shell history), and `sealpost org ...`.
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { SealpostError } from "../errors/errors.js";
 import { migratePg, redactUrl } from "../org/pg/pg-org-store.js";
 import { formatTable } from "../shell/format.js";
-import type { GlobalOptions } from "./main.js";
-import { print, withApi } from "./main.js";
+import { print, resolveOrgUrl, withApi, type GlobalOptions } from "./common.js";
 
-export function resolveOrgUrl(o: Pick<GlobalOptions, "org" | "orgFile">, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (o.org !== undefined && o.orgFile !== undefined) throw new SealpostError("INVALID_ARGUMENT", "Give --org or --org-file, not both.");
-  const file = o.orgFile ?? (o.org === undefined ? env.SEALPOST_ORG_FILE : undefined);
-  let url = o.org ?? (file === undefined ? env.SEALPOST_ORG : undefined);
-  if (file !== undefined) {
-    try {
-      url = readFileSync(file, "utf8").split(/\r?\n/).map((l) => l.trim()).find((l) => l !== "" && !l.startsWith("#"));
-    } catch (e) {
-      throw new SealpostError("IO_ERROR", `The organization store URL file ${file} could not be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    if (!url) throw new SealpostError("INVALID_ARGUMENT", `The file ${file} holds no PostgreSQL URL.`);
-  }
-  if (url === undefined || url.trim() === "") return undefined;
-  url = url.trim();
-  if (!/^postgres(ql)?:\/\//.test(url)) {
-    throw new SealpostError("INVALID_ARGUMENT", `${redactUrl(url)} is not a PostgreSQL URL (postgres://user:password@host:port/database?sslmode=verify-full).`);
-  }
-  return url;
-}
+export { resolveOrgUrl } from "./common.js";
 
 export function registerOrgCommands(program: Command): void {
   const org = program.command("org").description("the organization store on PostgreSQL (a fleet of edges): migrate, edges, sync, audit");

@@ -6,7 +6,7 @@ import { SealpostError } from "../errors/errors.js";
 import path from "node:path";
 import { issuerInputs, renderVerdict } from "../shell/cmdlets/partners.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { print, withApi } from "./main.js";
+import { print, withApi } from "./common.js";
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
 

@@ -2,7 +2,7 @@
 // Retry-Queue, Suspend-Queue, Resume-Queue, Remove-Message).
 import type { Command } from "commander";
 import { formatList, formatTable } from "../shell/format.js";
-import { print, withApi } from "./main.js";
+import { print, withApi } from "./common.js";
 
 export function registerQueueCommands(program: Command): void {
   const queue = program.command("queue").description("this server's outbound queues (Get-Queue, Get-Message, Retry-/Suspend-/Resume-Queue, Remove-Message)");

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { SendConnectorPatch } from "../admin/send-connectors.js";
 import { SealpostError } from "../errors/errors.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { changeOptions, print, withApi } from "./main.js";
+import { changeOptions, print, withApi } from "./common.js";
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
 

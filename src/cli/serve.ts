@@ -10,7 +10,7 @@ import { parseLoopbackAddress } from "../admin/http.js";
 import { resolveDataDir } from "../config/datadir.js";
 import { SealpostError } from "../errors/errors.js";
 import { defaultWorkers, isWorker, Primary, runWorker } from "../server/cluster.js";
-import { version, type GlobalOptions } from "./main.js";
+import { version, type GlobalOptions } from "./common.js";
 import { resolveOrgUrl } from "./org.js";
 import { redactUrl } from "../org/pg/pg-org-store.js";
 import { EdgeSync } from "../sync/edge-sync.js";

@@ -5,7 +5,7 @@ import { SealpostError } from "../errors/errors.js";
 import type { TransportServerEdits } from "../admin/transport-server.js";
 import type { ListEditInput } from "../org/validate.js";
 import { formatList } from "../shell/format.js";
-import { print, withApi } from "./main.js";
+import { print, withApi } from "./common.js";
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
 

@@ -3,7 +3,7 @@
 import { readInputFile } from "../config/files.js";
 import type { Command } from "commander";
 import { formatTable } from "../shell/format.js";
-import { print, withApi } from "./main.js";
+import { print, withApi } from "./common.js";
 
 const TABLE = ["Thumbprint", "Kind", "NotAfter", "Subject"];
 
