@@ -42,6 +42,9 @@ export const ERROR_CODES = {
   // queue
   // admin HTTP endpoint
   UNAUTHORIZED: "The admin HTTP endpoint needs a valid bearer token (DIR/admin.token).",
+  // identities and roles of the admin door
+  ROLE_REQUIRED: "The caller's role groups do not allow this; the message names the role group that would.",
+  WEAK_PASSWORD: "An administrator's password is shorter than 12 characters (or longer than 1024).",
   ADMIN_NOT_INVOCABLE: "The command belongs to the client's shell language (Format-*, Read-Host, Get-Content, ...); it runs in the client, never over the admin door.",
   ADMIN_SERVER_PATH: "A parameter that names a file was sent to the admin door; a file travels as base64 FileData, never as a path on the server.",
   ADMIN_HOST_REFUSED: "The request's Host header is neither the admin endpoint's address nor a configured admin host name (DNS rebinding).",
