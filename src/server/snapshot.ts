@@ -48,13 +48,15 @@ export interface SnapshotOptions {
 }
 
 export async function loadSnapshot(ctx: ServerContext, version: string, opts: SnapshotOptions = {}): Promise<Snapshot> {
-  const [transport, domains, mailboxes, partners, connectors] = await Promise.all([
+  const [transport, domains, mailboxes, partners, allConnectors] = await Promise.all([
     ctx.org.getSettings(),
     ctx.org.listAcceptedDomains(),
     ctx.org.listMailboxes(),
     ctx.org.listPartners(),
-    ctx.org.listReceiveConnectors(ctx.serverName),
+    ctx.org.listReceiveConnectors(),
   ]);
+  // This server's connectors; the others' names are the organization's too (a fleet's edges).
+  const connectors = allConnectors.filter((c) => c.server === ctx.serverName);
   const now = ctx.now();
   const runtimes: ConnectorRuntime[] = connectors
     .filter((c) => c.enabled)
@@ -85,7 +87,9 @@ export async function loadSnapshot(ctx: ServerContext, version: string, opts: Sn
     serverName: ctx.serverName,
     transport,
     authservId,
-    ownIds: [...new Set([authservId, ctx.serverName, ...connectors.map((c) => c.fqdn)].map((s) => s.toLowerCase()))],
+    // A mark in the name of any server of the organization (a sibling edge of a fleet included) or of its
+    // authserv-id is the organization's own, so one arriving from outside is forged and removed.
+    ownIds: [...new Set([authservId, ctx.serverName, ...allConnectors.flatMap((c) => [c.server, c.fqdn])].map((s) => s.toLowerCase()))],
     connectors: runtimes,
     acceptedDomains: domains,
     mailboxes: new Set(mailboxes.map((m) => m.primarySmtpAddress.toLowerCase())),
