@@ -30,6 +30,7 @@ import { SendSession, SessionError, type SendLogEvent } from "../smtp/send/sessi
 import { Reports } from "./reports.js";
 import { targetsFor, type Target, type TargetsResult } from "./hosts.js";
 import { logVerdictWarnings } from "../log/throttle.js";
+import { sessionRequirements } from "./requirements.js";
 
 /** The server-level settings the manager reads before each pass (Set-TransportServer). */
 export interface OutboundSettings {
@@ -352,16 +353,26 @@ export class OutboundManager {
   async connect(domain: string, plan: Extract<OutboundPlan, { kind: "domain-secure" | "opportunistic" }>, targets: Target[], settings: OutboundSettings, observe: ConnectObserver = {}): Promise<Verified | { failure: string }> {
     const { ctx } = this.opts;
     const c = plan.route.connector;
-    const fqdn = c.fqdn ?? ctx.serverName;
     const partner = plan.kind === "domain-secure" ? plan.partner : undefined;
-    const creds = this.credentialsFor(fqdn);
+    const creds = this.credentialsFor(c.fqdn ?? ctx.serverName);
+    const options = partner ? ((await ctx.org.getPartner(partner)) ?? defaultPartnerOptions(partner)) : undefined;
+    const req = sessionRequirements({
+      domain,
+      partner: partner && options ? { entry: partner, options } : undefined,
+      connector: c,
+      serverName: ctx.serverName,
+      certificate: creds?.thumbprint,
+      plaintextFallback: settings.plaintextFallback,
+    });
     const failures: string[] = [];
-    if (partner && !creds) {
-      outboundMetrics.domainSecuredOutboundFailures.inc({ partner });
-      return { failure: `no SMTP-enabled certificate on this server names ${fqdn} (the send connector ${c.name}'s FQDN): domain-secured mail cannot be sent without one` };
+    if (req.kind === "refuse") {
+      if (partner) outboundMetrics.domainSecuredOutboundFailures.inc({ partner });
+      return { failure: req.reason };
     }
+    const fqdn = req.ehloName;
+    const tlsMode = req.tls;
+    const verify = req.verifyPeer;
     const timeoutMs = this.opts.sessionTimeoutMs ?? Math.max(1, c.connectionInactivityTimeout) * 1000;
-    const tlsMode = partner ? "required" : c.ignoreSTARTTLS ? "none" : c.requireTLS ? "required" : "opportunistic";
     for (const t of targets) {
       let hostFailure: string | undefined;
       for (const address of t.addresses) {
@@ -376,13 +387,13 @@ export class OutboundManager {
         let session: SendSession;
         this.connections++;
         try {
-          session = await this.open({ address, target: t, fqdn, tlsMode, creds, timeoutMs, log }, !partner && tlsMode === "opportunistic" && settings.plaintextFallback);
+          session = await this.open({ address, target: t, fqdn, tlsMode, creds: req.presentCertificate !== undefined ? creds : undefined, timeoutMs, log }, req.plaintextFallback);
         } catch (e) {
           this.connections--;
           const err = e as SessionError;
           attempt.stage = err.stage ?? "connect";
           attempt.error = err.message;
-          hostFailure = `${t.name}[${address}]: ${err.stage === "starttls" && partner ? "STARTTLS is not available" : err.stage}: ${err.message}`;
+          hostFailure = `${t.name}[${address}]: ${err.stage === "starttls" && verify ? "STARTTLS is not available" : err.stage}: ${err.message}`;
           continue;
         }
         const facts = session.tls;
@@ -391,21 +402,21 @@ export class OutboundManager {
           if (c.protocolLoggingLevel === "Verbose" || observe.transcript) this.logTls(log, facts, creds?.thumbprint);
           attempt.tls = facts;
         }
-        if (!partner) return { session, target: t, address, sessionId, connector: c.name, presented: creds !== undefined };
-        if (!facts) {
+        if (!facts && req.requireEncrypted) {
           session.close();
           this.connections--;
           attempt.stage = "not-encrypted";
           hostFailure = `${t.name}[${address}]: the session is not encrypted`;
           continue;
         }
-        const options = (await ctx.org.getPartner(partner)) ?? defaultPartnerOptions(partner);
+        if (!verify || !facts) return { session, target: t, address, sessionId, connector: c.name, presented: req.presentCertificate !== undefined };
         const engine = await ctx.trust();
-        const verdict = await engine.verifyForDomain(facts.peerCertificates, domain, options, { role: "server", revocationMode: options.revocationMode, allowWeakCrypto: options.allowWeakCrypto });
+        const o = verify.options;
+        const verdict = await engine.verifyForDomain(facts.peerCertificates, verify.domain, o, { role: "server", revocationMode: o.revocationMode, allowWeakCrypto: o.allowWeakCrypto });
         log("*", `${verdict.ok ? "verified" : "refused"} ${verdict.code}: ${verdict.reason}`, "Domain security");
         // Accepted with a warning (the weak-crypto floor, revocation unknown under Soft): logged, never silent.
         for (const w of verdict.warnings) log("*", `warning: ${w}`, "Domain security");
-        logVerdictWarnings(this.opts.log, `outbound: Domain Security partner ${partner} (${t.name}[${address}])`, verdict.warnings);
+        logVerdictWarnings(this.opts.log, `outbound: Domain Security partner ${verify.partner} (${t.name}[${address}])`, verdict.warnings);
         attempt.verdict = verdict;
         if (!verdict.ok) {
           attempt.stage = "certificate";
