@@ -52,3 +52,20 @@ CREATE POLICY edge_own_row ON edge_status FOR ALL TO sealpost_edge
   USING (db_user = current_user) WITH CHECK (db_user = current_user);
 DROP POLICY IF EXISTS admin_reads_all ON edge_status;
 CREATE POLICY admin_reads_all ON edge_status FOR ALL TO sealpost_admin USING (true) WITH CHECK (true);
+
+-- The admin door's accounts, API tokens and audit trail (outside the
+-- configuration; src/org/pg/migrations.ts step 3). Administrators manage
+-- accounts and tokens. Edges read them (an edge logs its administrators in:
+-- scrypt hashes and token digests, never a password or a token) and record a
+-- token's last use. Both append audit records, as themselves (db_user is the
+-- writing role, checked by row-level security); nobody changes or deletes one.
+GRANT SELECT, INSERT, UPDATE, DELETE ON admin_users, admin_tokens TO sealpost_admin;
+GRANT SELECT ON admin_users, admin_tokens TO sealpost_edge;
+GRANT UPDATE (last_used_at) ON admin_tokens TO sealpost_edge;
+GRANT SELECT, INSERT ON admin_audit TO sealpost_admin, sealpost_edge;
+GRANT USAGE ON SEQUENCE admin_audit_id_seq TO sealpost_admin, sealpost_edge;
+ALTER TABLE admin_audit ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS audit_read_all ON admin_audit;
+CREATE POLICY audit_read_all ON admin_audit FOR SELECT TO sealpost_admin, sealpost_edge USING (true);
+DROP POLICY IF EXISTS audit_written_as_oneself ON admin_audit;
+CREATE POLICY audit_written_as_oneself ON admin_audit FOR INSERT TO sealpost_admin, sealpost_edge WITH CHECK (db_user = current_user);

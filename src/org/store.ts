@@ -4,6 +4,7 @@
 // certificates, keys and queues belong to each server.
 import os from "node:os";
 import type { AllowedIssuer } from "../pki/trust/issuers.js";
+import type { AdminIdentityStore } from "./identity-store.js";
 
 export type TrustedKind = "root" | "intermediate";
 
@@ -77,7 +78,8 @@ export interface OrgSnapshot {
   sendConnectors: SendConnector[];
 }
 
-export interface OrgStore {
+/** The configuration (versioned, synchronized) and, outside it, the admin door's accounts, tokens and audit trail. */
+export interface OrgStore extends AdminIdentityStore {
   /** Who makes the following changes and with which command (written to the audit log). */
   setAuditContext(ctx: { admin?: string; command?: string }): void;
   /** The newest audited changes first. */

@@ -146,4 +146,42 @@ export const MIGRATIONS: Array<(db: Database.Database) => void> = [
       update.run(JSON.stringify(legacyAllowedIssuers(stored, trusted)), row.domain);
     }
   },
+  // 8: the admin door's accounts, API tokens and audit trail (a single
+  // server's; a fleet keeps them in PostgreSQL). Outside the configuration:
+  // no change here advances org_version or writes org_audit.
+  (db) => {
+    db.exec(`
+      CREATE TABLE admin_users (
+        name                           TEXT PRIMARY KEY COLLATE NOCASE,
+        role_groups                    TEXT NOT NULL,            -- JSON array of role group names
+        password_hash                  TEXT NOT NULL,            -- scrypt$N$r$p$salt$hash (base64)
+        client_certificate_thumbprint  TEXT UNIQUE,              -- upper-case hex
+        enabled                        INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+        created_at                     TEXT NOT NULL,
+        changed_at                     TEXT NOT NULL
+      );
+      CREATE TABLE admin_tokens (
+        id            TEXT PRIMARY KEY,
+        token_sha256  TEXT NOT NULL UNIQUE,                      -- never the token itself
+        user_name     TEXT NOT NULL COLLATE NOCASE REFERENCES admin_users (name) ON DELETE CASCADE,
+        description   TEXT NOT NULL DEFAULT '',
+        created_at    TEXT NOT NULL,
+        expires_at    TEXT,
+        last_used_at  TEXT
+      );
+      CREATE INDEX admin_tokens_user ON admin_tokens (user_name);
+      CREATE TABLE admin_audit (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        at            TEXT NOT NULL,
+        user_name     TEXT NOT NULL,
+        from_address  TEXT NOT NULL,
+        via           TEXT NOT NULL,
+        cmdlet        TEXT NOT NULL,
+        parameters    TEXT NOT NULL,                             -- JSON, secrets already redacted
+        result        TEXT NOT NULL,
+        error         TEXT
+      );
+      CREATE INDEX admin_audit_at ON admin_audit (at);
+    `);
+  },
 ];

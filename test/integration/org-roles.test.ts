@@ -108,3 +108,40 @@ test("an edge's role syncs and reports its own status, and can do nothing else",
   assert.equal((JSON.parse(edges.stdout) as Array<{ Name: string }>)[0]?.Name, "mail1.contoso.com");
   await store.close();
 });
+
+test("accounts and the admin audit trail: the administrator's role manages accounts; an edge's role reads them, records a token's use and appends audit records as itself, and nothing more", async () => {
+  const admin = await PgOrgStore.open(urlAs("alice"));
+  const edge = await PgOrgStore.open(urlAs("edge_mail1"));
+  try {
+    const now = new Date();
+    await admin.addAdminUser({ name: "carol", roleGroups: ["Server Management"], passwordHash: "scrypt$32768$8$1$c2FsdA$aGFzaA", enabled: true, createdAt: now, changedAt: now });
+    await admin.addAdminToken({ id: "tok1", tokenSha256: "a".repeat(64), user: "carol", description: "", createdAt: now });
+    // An edge logs administrators in from the shared accounts.
+    assert.equal((await edge.getAdminUser("carol"))?.roleGroups[0], "Server Management");
+    assert.equal((await edge.adminTokenBySha256("a".repeat(64)))?.user, "carol");
+    await edge.touchAdminToken("tok1", now);
+    assert.equal((await admin.adminTokenBySha256("a".repeat(64)))?.lastUsedAt?.getTime(), now.getTime());
+    // ... but cannot make, change or remove an account or a token.
+    await assert.rejects(edge.addAdminUser({ name: "mallory", roleGroups: ["Organization Management"], passwordHash: "x", enabled: true, createdAt: now, changedAt: now }), (e: unknown) => (e as { code?: string }).code === "ORG_PERMISSION_DENIED");
+    await assert.rejects(edge.updateAdminUser("carol", () => ({ roleGroups: ["Organization Management"] })), (e: unknown) => (e as { code?: string }).code === "ORG_PERMISSION_DENIED");
+    await assert.rejects(edge.removeAdminToken("tok1"), (e: unknown) => (e as { code?: string }).code === "ORG_PERMISSION_DENIED");
+    await assert.rejects(asRole("edge_mail1", "UPDATE admin_tokens SET user_key = 'alice'"), /permission denied/);
+    assert.equal((await edge.getAdminUser("carol"))?.roleGroups[0], "Server Management");
+
+    // Both append audit records, each as itself; nobody rewrites or deletes one.
+    const rec = { at: now, user: "carol", from: "127.0.0.1", via: "http", cmdlet: "Retry-Queue", parameters: { Identity: "contoso.com" }, result: "Succeeded" };
+    await edge.appendAdminAudit(rec);
+    await admin.appendAdminAudit({ ...rec, cmdlet: "New-AdminUser" });
+    const writers = await asRole("alice", "SELECT cmdlet, db_user FROM admin_audit ORDER BY id");
+    assert.deepEqual(writers.rows, [{ cmdlet: "Retry-Queue", db_user: "edge_mail1" }, { cmdlet: "New-AdminUser", db_user: "alice" }]);
+    assert.deepEqual((await edge.adminAuditLog()).map((r) => r.cmdlet), ["New-AdminUser", "Retry-Queue"], "one answer from any edge");
+    await assert.rejects(asRole("edge_mail1", "INSERT INTO admin_audit (at, user_name, from_address, via, cmdlet, parameters, result, db_user) VALUES (now(), 'x', 'x', 'http', 'x', '{}', 'Succeeded', 'alice')"), /row-level security/);
+    for (const who of ["edge_mail1", "alice"]) {
+      await assert.rejects(asRole(who, "UPDATE admin_audit SET result = 'Succeeded'"), /permission denied/);
+      await assert.rejects(asRole(who, "DELETE FROM admin_audit"), /permission denied/);
+    }
+  } finally {
+    await admin.close();
+    await edge.close();
+  }
+});

@@ -12,6 +12,7 @@ import pg from "pg";
 import { isSealpostError, SealpostError, type ErrorCode } from "../../src/errors/errors.js";
 import { defaultReceiveConnector, defaultSendConnector, MB, type AcceptedDomain, type Mailbox } from "../../src/org/model.js";
 import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, type OrgSnapshot, type OrgStore } from "../../src/org/store.js";
+import type { AdminAuditQuery, AdminAuditRow, AdminTokenRecord, AdminUserRecord, StoredAdminAudit } from "../../src/org/identity-store.js";
 import { SqliteOrgStore } from "../../src/org/sqlite/sqlite-org-store.js";
 import { migratePg, PgOrgStore } from "../../src/org/pg/pg-org-store.js";
 import { openDatabase, type Db } from "../../src/store/sqlite.js";
@@ -576,6 +577,129 @@ function contract(name: string, makeStore: () => Promise<Instance>, knownBugs: R
       const snap2 = await store.exportSnapshot();
       assert.equal(snap2.version, snap.version + 1);
       assert.deepEqual(snap2.mailboxes, []);
+    });
+
+    // The admin door's accounts, tokens and audit trail: shared by every
+    // admin of the store, and outside the configuration (no version, no
+    // org_audit row, not in the snapshot edges copy).
+    const alice: AdminUserRecord = {
+      name: "Alice",
+      roleGroups: ["Organization Management"],
+      passwordHash: "scrypt$32768$8$1$c2FsdA$aGFzaA",
+      enabled: true,
+      createdAt: new Date("2026-12-01T10:00:00.000Z"),
+      changedAt: new Date("2026-12-01T10:00:00.000Z"),
+    };
+    const bob: AdminUserRecord = { ...alice, name: "bob", roleGroups: ["View-Only Organization Management"], clientCertificateThumbprint: "A".repeat(40) };
+
+    fresh("13. accounts: names unique in any case, one account per client certificate, changes in one transaction, outside the configuration", async ({ store, second }) => {
+      const v0 = await store.version();
+      const snap0 = await everything(store);
+      assert.deepEqual(await store.listAdminUsers(), []);
+      assert.deepEqual(await store.addAdminUser(alice), alice);
+      await store.addAdminUser(bob);
+      await rejectsWith(store.addAdminUser({ ...alice, name: "ALICE" }), "ALREADY_EXISTS");
+      await rejectsWith(store.addAdminUser({ ...alice, name: "carol", clientCertificateThumbprint: "A".repeat(40) }), "ALREADY_EXISTS");
+      assert.deepEqual(await store.getAdminUser("alice"), alice);
+      assert.deepEqual(await store.getAdminUser("BOB"), bob);
+      assert.equal(await store.getAdminUser("carol"), undefined);
+      assert.deepEqual(await store.adminUserByThumbprint("A".repeat(40)), bob);
+      assert.equal(await store.adminUserByThumbprint("B".repeat(40)), undefined);
+      assert.deepEqual((await store.listAdminUsers()).map((u) => u.name), ["Alice", "bob"]);
+
+      const changedAt = new Date("2026-12-02T08:00:00.000Z");
+      const next = await store.updateAdminUser("ALICE", (cur) => {
+        assert.deepEqual(cur, alice);
+        return { roleGroups: ["Server Management"], enabled: false, changedAt, clientCertificateThumbprint: "C".repeat(40) };
+      });
+      assert.deepEqual(next, { ...alice, roleGroups: ["Server Management"], enabled: false, changedAt, clientCertificateThumbprint: "C".repeat(40) });
+      // The name and the creation date cannot be edited; a thumbprint another account has is refused and changes nothing.
+      await rejectsWith(store.updateAdminUser("alice", () => ({ clientCertificateThumbprint: "A".repeat(40), enabled: true })), "ALREADY_EXISTS");
+      await rejectsWith(store.updateAdminUser("carol", () => ({ enabled: false })), "NOT_FOUND");
+      const other = await second();
+      assert.deepEqual(await other.getAdminUser("alice"), next);
+      // Removing the thumbprint frees it.
+      await other.updateAdminUser("alice", () => ({ clientCertificateThumbprint: undefined }));
+      assert.equal((await store.getAdminUser("alice"))?.clientCertificateThumbprint, undefined);
+      assert.equal(await store.adminUserByThumbprint("C".repeat(40)), undefined);
+
+      await store.removeAdminUser("Bob");
+      await rejectsWith(store.removeAdminUser("bob"), "NOT_FOUND");
+      assert.deepEqual((await other.listAdminUsers()).map((u) => u.name), ["Alice"]);
+
+      assert.equal(await store.version(), v0, "accounts are not configuration");
+      assert.deepEqual(await store.auditLog(), []);
+      assert.deepEqual(await everything(store), snap0);
+    });
+
+    fresh("14. tokens: stored by digest, listed per owner, last use recorded, gone with their owner", async ({ store, second }) => {
+      const v0 = await store.version();
+      await store.addAdminUser(alice);
+      await store.addAdminUser(bob);
+      const t1: AdminTokenRecord = { id: "t1", tokenSha256: "1".repeat(64), user: "alice", description: "ci", createdAt: new Date("2026-12-01T11:00:00.000Z") };
+      const t2: AdminTokenRecord = { id: "t2", tokenSha256: "2".repeat(64), user: "BOB", description: "", createdAt: new Date("2026-12-01T12:00:00.000Z"), expiresAt: new Date("2026-12-31T00:00:00.000Z") };
+      // The owner's name as stored, whatever case was given.
+      assert.deepEqual(await store.addAdminToken(t1), { ...t1, user: "Alice" });
+      assert.deepEqual(await store.addAdminToken(t2), { ...t2, user: "bob" });
+      await rejectsWith(store.addAdminToken({ ...t1, id: "t3", tokenSha256: "3".repeat(64), user: "carol" }), "NOT_FOUND");
+      await rejectsWith(store.addAdminToken({ ...t1, id: "t4" }), "ALREADY_EXISTS");
+      assert.deepEqual((await store.listAdminTokens()).map((t) => t.id), ["t1", "t2"]);
+      assert.deepEqual(await store.listAdminTokens("ALICE"), [{ ...t1, user: "Alice" }]);
+      assert.deepEqual(await store.adminTokenBySha256("2".repeat(64)), { ...t2, user: "bob" });
+      assert.equal(await store.adminTokenBySha256("f".repeat(64)), undefined);
+      const used = new Date("2026-12-03T09:30:00.000Z");
+      const other = await second();
+      await other.touchAdminToken("t1", used);
+      assert.deepEqual((await store.adminTokenBySha256("1".repeat(64)))?.lastUsedAt, used);
+      await store.removeAdminToken("t1");
+      await rejectsWith(store.removeAdminToken("t1"), "NOT_FOUND");
+      await store.removeAdminUser("bob");
+      assert.deepEqual(await other.listAdminTokens(), []);
+      assert.equal(await store.adminTokenBySha256("2".repeat(64)), undefined, "a removed account's tokens are gone");
+      assert.equal(await store.version(), v0);
+      assert.deepEqual(await store.auditLog(), []);
+    });
+
+    fresh("15. the admin audit trail: one log for every admin of the store, filtered by user, cmdlet and time, newest first", async ({ store, second }) => {
+      const v0 = await store.version();
+      const at = (m: number) => new Date(Date.UTC(2026, 11, 1, 9, m));
+      const rec = (m: number, user: string, cmdlet: string, result: string, extra: Partial<AdminAuditRow> = {}): AdminAuditRow => ({
+        at: at(m),
+        user,
+        from: "127.0.0.1",
+        via: "http",
+        cmdlet,
+        parameters: { TLSReceiveDomainSecureList: { Add: ["fabrikam.com"] }, Password: "****" },
+        result,
+        ...extra,
+      });
+      const other = await second();
+      await store.appendAdminAudit(rec(1, "alice", "Set-TransportConfig", "Succeeded"));
+      await other.appendAdminAudit(rec(2, "bob", "Set-TransportConfig", "RefusedByRole", { error: "ROLE_REQUIRED: needs Organization Management", via: "shell", from: "local" }));
+      await store.appendAdminAudit(rec(3, "Alice", "New-AdminUser", "Invalid", { error: "WEAK_PASSWORD: too short" }));
+      await other.appendAdminAudit(rec(4, "mallory", "Session", "LoginFailed", { parameters: {} }));
+
+      const all = await store.adminAuditLog();
+      assert.deepEqual(all.map((r) => r.at), [at(4), at(3), at(2), at(1)]);
+      assert.ok(all.every((r) => Number.isInteger(r.id)));
+      const { id: _id, ...second2 } = all[2] as StoredAdminAudit;
+      assert.deepEqual(second2, rec(2, "bob", "Set-TransportConfig", "RefusedByRole", { error: "ROLE_REQUIRED: needs Organization Management", via: "shell", from: "local" }));
+      assert.equal(all[3]?.error, undefined);
+      assert.deepEqual(await other.adminAuditLog(), all);
+
+      const times = async (q: AdminAuditQuery) => (await store.adminAuditLog(q)).map((r) => r.at.getUTCMinutes());
+      assert.deepEqual(await times({ users: ["ALICE"] }), [3, 1]);
+      assert.deepEqual(await times({ users: ["bob", "mallory"] }), [4, 2]);
+      assert.deepEqual(await times({ users: [] }), []);
+      assert.deepEqual(await times({ cmdlets: ["set-transportconfig"] }), [2, 1]);
+      assert.deepEqual(await times({ users: ["alice"], cmdlets: ["Set-TransportConfig"] }), [1]);
+      assert.deepEqual(await times({ start: at(2) }), [4, 3, 2]);
+      assert.deepEqual(await times({ end: at(2) }), [1]);
+      assert.deepEqual(await times({ start: at(2), end: at(4) }), [3, 2]);
+      assert.deepEqual(await times({ limit: 2 }), [4, 3]);
+
+      assert.equal(await store.version(), v0, "audit records are not configuration");
+      assert.deepEqual(await store.auditLog(), []);
     });
   });
 }

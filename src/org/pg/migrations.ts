@@ -96,6 +96,44 @@ export const PG_MIGRATIONS: PgMigration[] = [
       await q.query("SELECT pg_notify('sealpost_config', $1)", [String(v)]);
     }
   },
+  // 3: the admin door's accounts, API tokens and audit trail, shared by every
+  // edge (one account works on each; "who changed it" has one answer). Not
+  // configuration: no change here advances org_version or writes org_audit.
+  `
+  CREATE TABLE admin_users (
+    key                            text PRIMARY KEY,        -- lower(name)
+    name                           text NOT NULL,
+    role_groups                    jsonb NOT NULL,          -- array of role group names
+    password_hash                  text NOT NULL,           -- scrypt$N$r$p$salt$hash (base64)
+    client_certificate_thumbprint  text UNIQUE,             -- upper-case hex
+    enabled                        boolean NOT NULL DEFAULT true,
+    created_at                     timestamptz NOT NULL,
+    changed_at                     timestamptz NOT NULL
+  );
+  CREATE TABLE admin_tokens (
+    id            text PRIMARY KEY,
+    token_sha256  text NOT NULL UNIQUE,                     -- never the token itself
+    user_key      text NOT NULL REFERENCES admin_users (key) ON DELETE CASCADE,
+    description   text NOT NULL DEFAULT '',
+    created_at    timestamptz NOT NULL,
+    expires_at    timestamptz,
+    last_used_at  timestamptz
+  );
+  CREATE INDEX admin_tokens_user ON admin_tokens (user_key);
+  CREATE TABLE admin_audit (
+    id            bigserial PRIMARY KEY,
+    at            timestamptz NOT NULL,
+    user_name     text NOT NULL,
+    from_address  text NOT NULL,
+    via           text NOT NULL,
+    cmdlet        text NOT NULL,
+    parameters    jsonb NOT NULL,                           -- secrets already redacted
+    result        text NOT NULL,
+    error         text,
+    db_user       text NOT NULL DEFAULT current_user        -- the database role that wrote it (an edge or an administrator)
+  );
+  CREATE INDEX admin_audit_at ON admin_audit (at);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

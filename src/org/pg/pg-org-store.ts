@@ -12,6 +12,53 @@ import type { AcceptedDomain, Mailbox, ReceiveConnector, SendConnector } from ".
 import { DEFAULT_ORG_SETTINGS, defaultAdminName, defaultPartnerOptions, type AuditEntry, type OrgSettings, type OrgSnapshot, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
 import { PG_MIGRATIONS, PG_SCHEMA_VERSION, type PgMigration } from "./migrations.js";
 import { parseAllowedIssuers } from "../../pki/trust/issuers.js";
+import type { AdminAuditQuery, AdminAuditRow, AdminTokenRecord, AdminUserRecord, StoredAdminAudit } from "../identity-store.js";
+
+interface PgUserRow {
+  name: string;
+  role_groups: string[];
+  password_hash: string;
+  client_certificate_thumbprint: string | null;
+  enabled: boolean;
+  created_at: Date;
+  changed_at: Date;
+}
+
+function userFromRow(r: PgUserRow): AdminUserRecord {
+  return {
+    name: r.name,
+    roleGroups: r.role_groups,
+    passwordHash: r.password_hash,
+    ...(r.client_certificate_thumbprint !== null ? { clientCertificateThumbprint: r.client_certificate_thumbprint } : {}),
+    enabled: r.enabled,
+    createdAt: r.created_at,
+    changedAt: r.changed_at,
+  };
+}
+
+interface PgTokenRow {
+  id: string;
+  token_sha256: string;
+  user_name: string;
+  description: string;
+  created_at: Date;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}
+
+function tokenFromRow(r: PgTokenRow): AdminTokenRecord {
+  return {
+    id: r.id,
+    tokenSha256: r.token_sha256,
+    user: r.user_name,
+    description: r.description,
+    createdAt: r.created_at,
+    ...(r.expires_at !== null ? { expiresAt: r.expires_at } : {}),
+    ...(r.last_used_at !== null ? { lastUsedAt: r.last_used_at } : {}),
+  };
+}
+
+const TOKEN_SELECT = "SELECT t.id, t.token_sha256, u.name AS user_name, t.description, t.created_at, t.expires_at, t.last_used_at FROM admin_tokens t JOIN admin_users u ON u.key = t.user_key";
 
 export const CONFIG_CHANNEL = "sealpost_config";
 export const SYNC_NOW_CHANNEL = "sealpost_sync_now";
@@ -470,6 +517,198 @@ export class PgOrgStore implements OrgStore {
       }
     });
     return this.getSettings();
+  }
+
+  // ---- the admin door's accounts, tokens and audit trail (outside the configuration version)
+
+  /** One transaction that does not touch the configuration version; errors as the configuration's writes map them. */
+  private async identityWrite<T>(what: string, fn: (q: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.client();
+    try {
+      await client.query("BEGIN");
+      const out = await fn(client);
+      await client.query("COMMIT");
+      return out;
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw this.mapError(what, e);
+    } finally {
+      client.release();
+    }
+  }
+
+  private mapError(what: string, e: unknown): unknown {
+    if (e instanceof SealpostError) return e;
+    if (isConnectionError(e)) return unreachable(this.url, e);
+    const code = (e as { code?: string }).code;
+    if (code === "42501" || code === "25006") {
+      return new SealpostError("ORG_PERMISSION_DENIED", `${what} was refused by the organization store ${redactUrl(this.url)}: ${(e as Error).message} (see sql/roles.sql for what each role may do).`, { cause: e });
+    }
+    if (code === "23505") return new SealpostError("ALREADY_EXISTS", `${what}: the name or client certificate is already in use.`, { cause: e });
+    return e;
+  }
+
+  private async identityRead<T>(what: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.pool);
+    } catch (e) {
+      throw this.mapError(what, e);
+    }
+  }
+
+  async listAdminUsers(): Promise<AdminUserRecord[]> {
+    const r = await this.identityRead("Reading the administrator accounts", (q) => q.query("SELECT * FROM admin_users ORDER BY key"));
+    return (r.rows as PgUserRow[]).map(userFromRow);
+  }
+
+  async getAdminUser(name: string): Promise<AdminUserRecord | undefined> {
+    const r = await this.identityRead("Reading an administrator account", (q) => q.query("SELECT * FROM admin_users WHERE key = $1", [name.toLowerCase()]));
+    const row = r.rows[0] as PgUserRow | undefined;
+    return row ? userFromRow(row) : undefined;
+  }
+
+  async adminUserByThumbprint(thumbprint: string): Promise<AdminUserRecord | undefined> {
+    const r = await this.identityRead("Reading an administrator account", (q) => q.query("SELECT * FROM admin_users WHERE client_certificate_thumbprint = $1", [thumbprint]));
+    const row = r.rows[0] as PgUserRow | undefined;
+    return row ? userFromRow(row) : undefined;
+  }
+
+  private async checkThumbprintFree(q: Queryable, thumbprint: string | undefined, ownerKey: string): Promise<void> {
+    if (thumbprint === undefined) return;
+    const other = (await q.query("SELECT name FROM admin_users WHERE client_certificate_thumbprint = $1 AND key <> $2", [thumbprint, ownerKey])).rows[0] as { name: string } | undefined;
+    if (other) throw new SealpostError("ALREADY_EXISTS", `The client certificate ${thumbprint} already logs in the account '${other.name}'.`);
+  }
+
+  addAdminUser(u: AdminUserRecord): Promise<AdminUserRecord> {
+    return this.identityWrite(`New-AdminUser ${u.name}`, async (q) => {
+      if ((await q.query("SELECT 1 FROM admin_users WHERE key = $1", [u.name.toLowerCase()])).rowCount) throw new SealpostError("ALREADY_EXISTS", `An administrator account named '${u.name}' already exists.`);
+      await this.checkThumbprintFree(q, u.clientCertificateThumbprint, u.name.toLowerCase());
+      await q.query(
+        "INSERT INTO admin_users (key, name, role_groups, password_hash, client_certificate_thumbprint, enabled, created_at, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        [u.name.toLowerCase(), u.name, JSON.stringify(u.roleGroups), u.passwordHash, u.clientCertificateThumbprint ?? null, u.enabled, u.createdAt, u.changedAt],
+      );
+      return u;
+    });
+  }
+
+  updateAdminUser(name: string, edit: (current: AdminUserRecord) => Partial<Omit<AdminUserRecord, "name" | "createdAt">>): Promise<AdminUserRecord> {
+    return this.identityWrite(`Set-AdminUser ${name}`, async (q) => {
+      const row = (await q.query("SELECT * FROM admin_users WHERE key = $1 FOR UPDATE", [name.toLowerCase()])).rows[0] as PgUserRow | undefined;
+      if (!row) throw new SealpostError("NOT_FOUND", `No administrator account is named '${name}' (Get-AdminUser lists them).`);
+      const current = userFromRow(row);
+      const next: AdminUserRecord = { ...current, ...edit(current), name: current.name, createdAt: current.createdAt };
+      await this.checkThumbprintFree(q, next.clientCertificateThumbprint, name.toLowerCase());
+      await q.query("UPDATE admin_users SET role_groups = $1, password_hash = $2, client_certificate_thumbprint = $3, enabled = $4, changed_at = $5 WHERE key = $6", [
+        JSON.stringify(next.roleGroups),
+        next.passwordHash,
+        next.clientCertificateThumbprint ?? null,
+        next.enabled,
+        next.changedAt,
+        name.toLowerCase(),
+      ]);
+      return next;
+    });
+  }
+
+  async removeAdminUser(name: string): Promise<void> {
+    await this.identityWrite(`Remove-AdminUser ${name}`, async (q) => {
+      await q.query("DELETE FROM admin_tokens WHERE user_key = $1", [name.toLowerCase()]);
+      const r = await q.query("DELETE FROM admin_users WHERE key = $1", [name.toLowerCase()]);
+      if (r.rowCount === 0) throw new SealpostError("NOT_FOUND", `No administrator account is named '${name}'.`);
+    });
+  }
+
+  async listAdminTokens(user?: string): Promise<AdminTokenRecord[]> {
+    const r = await this.identityRead("Reading the API tokens", (q) =>
+      user === undefined ? q.query(`${TOKEN_SELECT} ORDER BY t.created_at, t.id`) : q.query(`${TOKEN_SELECT} WHERE t.user_key = $1 ORDER BY t.created_at, t.id`, [user.toLowerCase()]),
+    );
+    return (r.rows as PgTokenRow[]).map(tokenFromRow);
+  }
+
+  addAdminToken(t: AdminTokenRecord): Promise<AdminTokenRecord> {
+    return this.identityWrite(`New-AdminToken ${t.user}`, async (q) => {
+      const owner = (await q.query("SELECT name FROM admin_users WHERE key = $1 FOR SHARE", [t.user.toLowerCase()])).rows[0] as { name: string } | undefined;
+      if (!owner) throw new SealpostError("NOT_FOUND", `No administrator account is named '${t.user}' (Get-AdminUser lists them).`);
+      await q.query("INSERT INTO admin_tokens (id, token_sha256, user_key, description, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)", [t.id, t.tokenSha256, t.user.toLowerCase(), t.description, t.createdAt, t.expiresAt ?? null]);
+      return { ...t, user: owner.name };
+    });
+  }
+
+  async removeAdminToken(id: string): Promise<void> {
+    await this.identityWrite(`Remove-AdminToken ${id}`, async (q) => {
+      const r = await q.query("DELETE FROM admin_tokens WHERE id = $1", [id]);
+      if (r.rowCount === 0) throw new SealpostError("NOT_FOUND", `No API token has the id '${id}' (Get-AdminToken lists them).`);
+    });
+  }
+
+  async adminTokenBySha256(tokenSha256: string): Promise<AdminTokenRecord | undefined> {
+    const r = await this.identityRead("Reading an API token", (q) => q.query(`${TOKEN_SELECT} WHERE t.token_sha256 = $1`, [tokenSha256]));
+    const row = r.rows[0] as PgTokenRow | undefined;
+    return row ? tokenFromRow(row) : undefined;
+  }
+
+  async touchAdminToken(id: string, at: Date): Promise<void> {
+    await this.identityRead("Recording an API token's use", (q) => q.query("UPDATE admin_tokens SET last_used_at = $1 WHERE id = $2", [at, id]));
+  }
+
+  async appendAdminAudit(r: AdminAuditRow): Promise<void> {
+    await this.identityRead("Writing the admin audit log", (q) =>
+      q.query("INSERT INTO admin_audit (at, user_name, from_address, via, cmdlet, parameters, result, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", [
+        r.at,
+        r.user,
+        r.from,
+        r.via,
+        r.cmdlet,
+        JSON.stringify(r.parameters ?? {}),
+        r.result,
+        r.error ?? null,
+      ]),
+    );
+  }
+
+  async adminAuditLog(qy: AdminAuditQuery = {}): Promise<StoredAdminAudit[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (qy.users !== undefined) {
+      args.push(qy.users.map((u) => u.toLowerCase()));
+      where.push(`lower(user_name) = ANY($${args.length}::text[])`);
+    }
+    if (qy.cmdlets !== undefined) {
+      args.push(qy.cmdlets.map((c) => c.toLowerCase()));
+      where.push(`lower(cmdlet) = ANY($${args.length}::text[])`);
+    }
+    if (qy.start !== undefined) {
+      args.push(qy.start);
+      where.push(`at >= $${args.length}`);
+    }
+    if (qy.end !== undefined) {
+      args.push(qy.end);
+      where.push(`at < $${args.length}`);
+    }
+    args.push(qy.limit ?? 1000);
+    const sql = `SELECT * FROM admin_audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, id DESC LIMIT $${args.length}`;
+    const rows = (await this.identityRead("Reading the admin audit log", (q) => q.query(sql, args))).rows as Array<{
+      id: string;
+      at: Date;
+      user_name: string;
+      from_address: string;
+      via: string;
+      cmdlet: string;
+      parameters: Record<string, unknown>;
+      result: string;
+      error: string | null;
+    }>;
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: r.at,
+      user: r.user_name,
+      from: r.from_address,
+      via: r.via,
+      cmdlet: r.cmdlet,
+      parameters: r.parameters,
+      result: r.result,
+      ...(r.error !== null ? { error: r.error } : {}),
+    }));
   }
 
   // ---- the fleet

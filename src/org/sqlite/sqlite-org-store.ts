@@ -5,6 +5,63 @@ import type { Db } from "../../store/sqlite.js";
 import { DEFAULT_ORG_SETTINGS, defaultPartnerOptions, defaultAdminName, type AuditEntry, type OrgSettings, type OrgSnapshot, type OrgStore, type PartnerOptions, type TrustedCertificateRecord, type TrustedKind } from "../store.js";
 import type { AcceptedDomain, Mailbox, ReceiveConnector, SendConnector } from "../model.js";
 import { parseAllowedIssuers } from "../../pki/trust/issuers.js";
+import type { AdminAuditQuery, AdminAuditRow, AdminTokenRecord, AdminUserRecord, StoredAdminAudit } from "../identity-store.js";
+
+interface AdminUserRow {
+  name: string;
+  role_groups: string;
+  password_hash: string;
+  client_certificate_thumbprint: string | null;
+  enabled: number;
+  created_at: string;
+  changed_at: string;
+}
+
+function userFromRow(r: AdminUserRow): AdminUserRecord {
+  return {
+    name: r.name,
+    roleGroups: JSON.parse(r.role_groups) as string[],
+    passwordHash: r.password_hash,
+    ...(r.client_certificate_thumbprint !== null ? { clientCertificateThumbprint: r.client_certificate_thumbprint } : {}),
+    enabled: r.enabled === 1,
+    createdAt: new Date(r.created_at),
+    changedAt: new Date(r.changed_at),
+  };
+}
+
+interface AdminTokenRow {
+  id: string;
+  token_sha256: string;
+  user_name: string;
+  description: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+}
+
+function tokenFromRow(r: AdminTokenRow): AdminTokenRecord {
+  return {
+    id: r.id,
+    tokenSha256: r.token_sha256,
+    user: r.user_name,
+    description: r.description,
+    createdAt: new Date(r.created_at),
+    ...(r.expires_at !== null ? { expiresAt: new Date(r.expires_at) } : {}),
+    ...(r.last_used_at !== null ? { lastUsedAt: new Date(r.last_used_at) } : {}),
+  };
+}
+
+interface AdminAuditDbRow {
+  id: number;
+  at: string;
+  user_name: string;
+  from_address: string;
+  via: string;
+  cmdlet: string;
+  parameters: string;
+  result: string;
+  error: string | null;
+}
 
 interface TrustedRow {
   kind: TrustedKind;
@@ -357,6 +414,150 @@ export class SqliteOrgStore implements OrgStore {
       for (const [k, v] of Object.entries(patch)) if (v !== undefined) put.run(k, JSON.stringify(v));
     });
     return this.getSettings();
+  }
+
+  // ---- the admin door's accounts, tokens and audit trail (outside the configuration version)
+
+  /** Accounts and tokens of a synchronized edge live in the organization store. */
+  private identityWrite<T>(fn: () => T): T {
+    const source = this.readOnlyReason();
+    if (source !== undefined) {
+      throw new SealpostError("ORG_READ_ONLY", `This server is an edge of the organization store ${source}: its administrators' accounts and tokens are kept there (sealpost --org <url> admin-user ...), and work on every edge.`);
+    }
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new SealpostError("ALREADY_EXISTS", "The name, token or client certificate is already in use.", { cause: e });
+      throw e;
+    }
+  }
+
+  async listAdminUsers(): Promise<AdminUserRecord[]> {
+    return (this.db.prepare("SELECT * FROM admin_users ORDER BY name COLLATE NOCASE").all() as AdminUserRow[]).map(userFromRow);
+  }
+
+  async getAdminUser(name: string): Promise<AdminUserRecord | undefined> {
+    const row = this.db.prepare("SELECT * FROM admin_users WHERE name = ?").get(name) as AdminUserRow | undefined;
+    return row ? userFromRow(row) : undefined;
+  }
+
+  async adminUserByThumbprint(thumbprint: string): Promise<AdminUserRecord | undefined> {
+    const row = this.db.prepare("SELECT * FROM admin_users WHERE client_certificate_thumbprint = ?").get(thumbprint) as AdminUserRow | undefined;
+    return row ? userFromRow(row) : undefined;
+  }
+
+  async addAdminUser(u: AdminUserRecord): Promise<AdminUserRecord> {
+    return this.identityWrite(() => {
+      if (this.db.prepare("SELECT 1 FROM admin_users WHERE name = ?").get(u.name)) throw new SealpostError("ALREADY_EXISTS", `An administrator account named '${u.name}' already exists.`);
+      this.checkThumbprintFree(u.clientCertificateThumbprint, u.name);
+      this.db
+        .prepare("INSERT INTO admin_users (name, role_groups, password_hash, client_certificate_thumbprint, enabled, created_at, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .run(u.name, JSON.stringify(u.roleGroups), u.passwordHash, u.clientCertificateThumbprint ?? null, u.enabled ? 1 : 0, u.createdAt.toISOString(), u.changedAt.toISOString());
+      return u;
+    });
+  }
+
+  private checkThumbprintFree(thumbprint: string | undefined, owner: string): void {
+    if (thumbprint === undefined) return;
+    const other = this.db.prepare("SELECT name FROM admin_users WHERE client_certificate_thumbprint = ? AND name <> ?").get(thumbprint, owner) as { name: string } | undefined;
+    if (other) throw new SealpostError("ALREADY_EXISTS", `The client certificate ${thumbprint} already logs in the account '${other.name}'.`);
+  }
+
+  async updateAdminUser(name: string, edit: (current: AdminUserRecord) => Partial<Omit<AdminUserRecord, "name" | "createdAt">>): Promise<AdminUserRecord> {
+    return this.identityWrite(() => {
+      const row = this.db.prepare("SELECT * FROM admin_users WHERE name = ?").get(name) as AdminUserRow | undefined;
+      if (!row) throw new SealpostError("NOT_FOUND", `No administrator account is named '${name}' (Get-AdminUser lists them).`);
+      const current = userFromRow(row);
+      const next: AdminUserRecord = { ...current, ...edit(current), name: current.name, createdAt: current.createdAt };
+      this.checkThumbprintFree(next.clientCertificateThumbprint, current.name);
+      this.db
+        .prepare("UPDATE admin_users SET role_groups = ?, password_hash = ?, client_certificate_thumbprint = ?, enabled = ?, changed_at = ? WHERE name = ?")
+        .run(JSON.stringify(next.roleGroups), next.passwordHash, next.clientCertificateThumbprint ?? null, next.enabled ? 1 : 0, next.changedAt.toISOString(), current.name);
+      return next;
+    });
+  }
+
+  async removeAdminUser(name: string): Promise<void> {
+    this.identityWrite(() => {
+      this.db.prepare("DELETE FROM admin_tokens WHERE user_name = ?").run(name);
+      const r = this.db.prepare("DELETE FROM admin_users WHERE name = ?").run(name);
+      if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No administrator account is named '${name}'.`);
+    });
+  }
+
+  async listAdminTokens(user?: string): Promise<AdminTokenRecord[]> {
+    const rows = (user === undefined
+      ? this.db.prepare("SELECT * FROM admin_tokens ORDER BY created_at, id").all()
+      : this.db.prepare("SELECT * FROM admin_tokens WHERE user_name = ? ORDER BY created_at, id").all(user)) as AdminTokenRow[];
+    return rows.map(tokenFromRow);
+  }
+
+  async addAdminToken(t: AdminTokenRecord): Promise<AdminTokenRecord> {
+    return this.identityWrite(() => {
+      const owner = this.db.prepare("SELECT name FROM admin_users WHERE name = ?").get(t.user) as { name: string } | undefined;
+      if (!owner) throw new SealpostError("NOT_FOUND", `No administrator account is named '${t.user}' (Get-AdminUser lists them).`);
+      this.db
+        .prepare("INSERT INTO admin_tokens (id, token_sha256, user_name, description, created_at, expires_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)")
+        .run(t.id, t.tokenSha256, owner.name, t.description, t.createdAt.toISOString(), t.expiresAt?.toISOString() ?? null);
+      return { ...t, user: owner.name };
+    });
+  }
+
+  async removeAdminToken(id: string): Promise<void> {
+    this.identityWrite(() => {
+      const r = this.db.prepare("DELETE FROM admin_tokens WHERE id = ?").run(id);
+      if (r.changes === 0) throw new SealpostError("NOT_FOUND", `No API token has the id '${id}' (Get-AdminToken lists them).`);
+    });
+  }
+
+  async adminTokenBySha256(tokenSha256: string): Promise<AdminTokenRecord | undefined> {
+    const row = this.db.prepare("SELECT * FROM admin_tokens WHERE token_sha256 = ?").get(tokenSha256) as AdminTokenRow | undefined;
+    return row ? tokenFromRow(row) : undefined;
+  }
+
+  async touchAdminToken(id: string, at: Date): Promise<void> {
+    this.db.prepare("UPDATE admin_tokens SET last_used_at = ? WHERE id = ?").run(at.toISOString(), id);
+  }
+
+  async appendAdminAudit(r: AdminAuditRow): Promise<void> {
+    this.db
+      .prepare("INSERT INTO admin_audit (at, user_name, from_address, via, cmdlet, parameters, result, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(r.at.toISOString(), r.user, r.from, r.via, r.cmdlet, JSON.stringify(r.parameters ?? {}), r.result, r.error ?? null);
+  }
+
+  async adminAuditLog(q: AdminAuditQuery = {}): Promise<StoredAdminAudit[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.users !== undefined) {
+      where.push(`lower(user_name) IN (${q.users.map(() => "?").join(", ") || "NULL"})`);
+      args.push(...q.users.map((u) => u.toLowerCase()));
+    }
+    if (q.cmdlets !== undefined) {
+      where.push(`lower(cmdlet) IN (${q.cmdlets.map(() => "?").join(", ") || "NULL"})`);
+      args.push(...q.cmdlets.map((c) => c.toLowerCase()));
+    }
+    if (q.start !== undefined) {
+      where.push("at >= ?");
+      args.push(q.start.toISOString());
+    }
+    if (q.end !== undefined) {
+      where.push("at < ?");
+      args.push(q.end.toISOString());
+    }
+    const sql = `SELECT * FROM admin_audit ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY at DESC, id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit ?? 1000) as AdminAuditDbRow[];
+    return rows.map((r) => ({
+      id: r.id,
+      at: new Date(r.at),
+      user: r.user_name,
+      from: r.from_address,
+      via: r.via,
+      cmdlet: r.cmdlet,
+      parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+      result: r.result,
+      ...(r.error !== null ? { error: r.error } : {}),
+    }));
   }
 
   async close(): Promise<void> {
