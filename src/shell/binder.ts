@@ -20,6 +20,29 @@ export interface ParamDef {
   /** Filled from a pipeline object's property of this name (or an alias). */
   fromPipelineProperty?: boolean;
   help?: string;
+  /** A fixed set of values (listed by CmdletInfo and Get-Help; the admin API checks them). */
+  values?: string[];
+  /**
+   * The parameter names a file on the client's machine. The client (the
+   * shell) reads or writes it; the admin door never takes it: "read" sends
+   * the bytes as base64 in the cmdlet's FileData parameter, "secret" sends
+   * the file's first line as the Password parameter, "entries" turns the
+   * list entries that are certificate files into PEM text, "write" takes the
+   * result's FileData and writes it there.
+   */
+  clientFile?: ClientFileKind;
+  /** The parameter that carries the content ("FileData" by default, "Password" for a secret file). */
+  fileDataParam?: string;
+}
+
+export type ClientFileKind = "read" | "write" | "secret" | "entries";
+
+/** How a parameter names a client file: declared, or by its name (-Path, -...File) so that no new file parameter slips through the door. */
+export function clientFileOf(p: ParamDef): ClientFileKind | undefined {
+  if (p.clientFile) return p.clientFile;
+  if (/^PasswordFile$/i.test(p.name)) return "secret";
+  if (/^(Path|.+File)$/i.test(p.name) && p.type !== "switch" && p.type !== "bool") return "read";
+  return undefined;
 }
 
 /** A list given as a plain value (replace) or as @{Add=...;Remove=...}. */
@@ -193,6 +216,15 @@ export function convertValue(cmdlet: string, def: ParamDef, v: Resolved): unknow
         return edit satisfies ListEdit;
       }
       return { replace: v === null ? [] : flatStrings(cmdlet, def, v) } satisfies ListEdit;
+    }
+  }
+}
+
+/** Every mandatory parameter given (a later pipeline stage may still get one from each object). */
+export function checkMandatory(cmdlet: string, params: readonly ParamDef[], args: BoundArgs, exceptFromPipeline = false): void {
+  for (const p of params) {
+    if (p.mandatory && args[p.name] === undefined && !(exceptFromPipeline && p.fromPipelineProperty)) {
+      throw new SealpostError("SHELL_MISSING_PARAMETER", `${cmdlet}: the mandatory parameter -${p.name} is missing.`);
     }
   }
 }

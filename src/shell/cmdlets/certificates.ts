@@ -1,27 +1,28 @@
-// The ExchangeCertificate cmdlets, as Exchange 2007 documents them. They
-// read and write files on the machine the shell runs on and call the admin
-// API with bytes.
+// The ExchangeCertificate cmdlets, as Exchange 2007 documents them. Files
+// stay on the client's machine: the shell reads -Path and sends its bytes as
+// -FileData (base64, as Exchange 2010's Import-ExchangeCertificate takes
+// them), and writes the FileData of a result (an exported PFX, a certificate
+// request) to -Path itself; the cmdlets never open a file.
 import { SealpostError, isSealpostError } from "../../errors/errors.js";
 import { parseServices } from "../../admin/certificates.js";
-import { checkWritable, readInputFile, writeOutputFile } from "../../config/files.js";
+import { checkWritable, writeOutputFile } from "../../config/files.js";
 import { normalizeDomain } from "../../pki/domain.js";
 import { parseKeySpec } from "../../pki/keys.js";
 import { matchesCertificateName } from "../../pki/names.js";
-import { readSecretFile } from "../../secrets/secrets.js";
-import { changeOptions, FORCE_PARAM, type CmdletContext, type CmdletDef } from "../shell.js";
+import { changeOptions, fileDataOf, FORCE_PARAM, type CmdletContext, type CmdletDef } from "../shell.js";
+import { fileDataBytes, fileDataParam, requirePathOrFileData } from "./filedata.js";
 
 const CERT_TABLE = ["Thumbprint", "Services", "Subject"];
 
-/** -Password, -PasswordFile, or a prompt on the terminal. */
+/** -Password (the shell puts -PasswordFile's first line there), or a prompt on the terminal. */
 async function passwordArg(args: Record<string, unknown>, ctx: CmdletContext, prompt: string | undefined): Promise<string | undefined> {
   if (typeof args.Password === "string") return args.Password;
-  if (typeof args.PasswordFile === "string") return readSecretFile(ctx.resolvePath(args.PasswordFile));
   return prompt === undefined ? undefined : ctx.host.readSecret(prompt);
 }
 
 const passwordParams = [
   { name: "Password", type: "secret" as const, help: "PFX password; or use -PasswordFile, $env:NAME, (Read-Host -AsSecureString)" },
-  { name: "PasswordFile", type: "string" as const, help: "File whose first line is the PFX password" },
+  { name: "PasswordFile", type: "string" as const, clientFile: "secret" as const, help: "File (on the shell's machine) whose first line is the PFX password" },
 ];
 
 export const certificateCmdlets: CmdletDef[] = [
@@ -34,24 +35,25 @@ export const certificateCmdlets: CmdletDef[] = [
       { name: "SubjectName", type: "string" },
       { name: "DomainName", type: "strings" },
       { name: "FriendlyName", type: "string" },
-      { name: "Path", type: "string", help: "Where to write the request (Base64, or DER with -BinaryEncoded)" },
-      { name: "KeySize", type: "string", help: "2048 (default), 3072, 4096; or P-256 for ECDSA" },
-      { name: "KeyAlgorithm", type: "string", help: "RSA (default) or ECDSA" },
+      { name: "Path", type: "string", clientFile: "write", help: "Where the shell writes the request (Base64, or DER with -BinaryEncoded); over the door the result carries it as FileData" },
+      { name: "KeySize", type: "string", values: ["2048", "3072", "4096", "P-256"], help: "2048 (default), 3072, 4096; or P-256 for ECDSA" },
+      { name: "KeyAlgorithm", type: "string", values: ["RSA", "ECDSA"], help: "RSA (default) or ECDSA" },
       { name: "PrivateKeyExportable", type: "bool" },
       { name: "BinaryEncoded", type: "switch" },
       { name: "Services", type: "strings", help: "Self-signed only: services to enable (default SMTP)" },
       { name: "Force", type: "switch" },
     ],
-    async run(args, ctx) {
-      const generateRequest = args.GenerateRequest === true;
-      if (!generateRequest && args.Path !== undefined) {
+    validate(args, ctx) {
+      if (args.GenerateRequest !== true && args.Path !== undefined) {
         throw new SealpostError("INVALID_ARGUMENT", "New-ExchangeCertificate: -Path is used with -GenerateRequest (a self-signed certificate stays in the store; use Export-ExchangeCertificate to copy it).");
       }
-      if (generateRequest && args.Services !== undefined) {
+      if (typeof args.Path === "string") checkWritable(ctx.resolvePath(args.Path));
+    },
+    async run(args, ctx) {
+      const generateRequest = args.GenerateRequest === true;
+      if (args.Services !== undefined && generateRequest) {
         throw new SealpostError("INVALID_ARGUMENT", "New-ExchangeCertificate: -Services applies to a certificate, not to a request; enable the issued certificate after importing it.");
       }
-      const out = typeof args.Path === "string" ? ctx.resolvePath(args.Path) : undefined;
-      if (out) checkWritable(out);
       const algo = typeof args.KeyAlgorithm === "string" ? args.KeyAlgorithm.toUpperCase() : "RSA";
       if (algo !== "RSA" && algo !== "ECDSA") throw new SealpostError("KEY_UNSUPPORTED", `New-ExchangeCertificate: -KeyAlgorithm '${String(args.KeyAlgorithm)}' is not supported; use RSA or ECDSA.`);
       if (algo === "ECDSA" && args.KeySize !== undefined && !/^(256|P-?256)$/i.test(String(args.KeySize))) {
@@ -65,6 +67,7 @@ export const certificateCmdlets: CmdletDef[] = [
         throw e;
       }
       const domainNames = args.DomainName as string[] | undefined;
+      let request: Buffer | undefined;
       const result = await ctx.api.certificates.newCertificate(
         {
           generateRequest,
@@ -75,10 +78,30 @@ export const certificateCmdlets: CmdletDef[] = [
           privateKeyExportable: args.PrivateKeyExportable === true,
           ...(args.Services ? { services: args.Services as string[] } : {}),
         },
-        out ? async (r) => writeOutputFile(out, args.BinaryEncoded === true ? r.der : r.pem) : undefined,
+        generateRequest
+          ? async (r) => {
+              request = args.BinaryEncoded === true ? r.der : Buffer.from(r.pem);
+            }
+          : undefined,
       );
-      if (generateRequest && !out) return [result.requestPem as string];
+      // A request is a file: it comes back as FileData beside the pending request's object.
+      if (generateRequest) return [{ ...result.certificate, FileData: (request ?? Buffer.from(result.requestPem ?? "")).toString("base64") }];
       return [result.certificate];
+    },
+    clientResult(value, args, ctx) {
+      if (args.GenerateRequest !== true) {
+        if (args.Path !== undefined) throw new SealpostError("INVALID_ARGUMENT", "New-ExchangeCertificate: -Path is used with -GenerateRequest (a self-signed certificate stays in the store; use Export-ExchangeCertificate to copy it).");
+        return value;
+      }
+      const first = value[0];
+      const data = fileDataOf(first);
+      if (typeof args.Path === "string" && data) {
+        writeOutputFile(ctx.resolvePath(args.Path), data);
+        const { FileData: _file, ...certificate } = first as Record<string, unknown>;
+        return [certificate];
+      }
+      // On screen: the request in Base64 (PEM), as before.
+      return data ? [args.BinaryEncoded === true ? data.toString("base64") : data.toString("utf8")] : value;
     },
   },
   {
@@ -86,13 +109,17 @@ export const certificateCmdlets: CmdletDef[] = [
     synopsis: "Imports an issued certificate (bound to its pending request) or a PFX file with its key.",
     table: CERT_TABLE,
     params: [
-      { name: "Path", type: "string", position: 0, mandatory: true },
+      { name: "Path", type: "string", position: 0, clientFile: "read", help: "The certificate or PFX file on the shell's machine (sent as -FileData)" },
+      fileDataParam("the certificate (PEM, DER, PKCS#7) or PFX, base64"),
       ...passwordParams,
       { name: "FriendlyName", type: "string" },
       { name: "PrivateKeyExportable", type: "bool" },
     ],
+    validate(args) {
+      requirePathOrFileData("Import-ExchangeCertificate", args);
+    },
     async run(args, ctx) {
-      const data = readInputFile(ctx.resolvePath(args.Path as string));
+      const data = fileDataBytes("Import-ExchangeCertificate", args.FileData);
       const base = {
         data,
         ...(typeof args.FriendlyName === "string" ? { friendlyName: args.FriendlyName } : {}),
@@ -149,7 +176,7 @@ export const certificateCmdlets: CmdletDef[] = [
     synopsis: "Exports a certificate with its private key as a password-protected PFX.",
     params: [
       { name: "Thumbprint", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Identity"] },
-      { name: "Path", type: "string" },
+      { name: "Path", type: "string", clientFile: "write", help: "Where the shell writes the PFX (mode 0600); over the door the result carries it as FileData" },
       ...passwordParams,
       { name: "BinaryEncoded", type: "switch" },
     ],
@@ -157,16 +184,19 @@ export const certificateCmdlets: CmdletDef[] = [
       if (typeof args.Path === "string") checkWritable(ctx.resolvePath(args.Path));
     },
     async run(args, ctx) {
-      const out = typeof args.Path === "string" ? ctx.resolvePath(args.Path) : undefined;
-      if (out) checkWritable(out);
       // Check exportability before asking for a password nobody will use.
       ctx.api.certificates.assertExportable(args.Thumbprint as string);
       const password = await passwordArg(args, ctx, "Password for the PFX file: ");
       const pfx = await ctx.api.certificates.exportCertificate(args.Thumbprint as string, password as string);
+      return [{ Thumbprint: args.Thumbprint, FileData: pfx.toString("base64") }];
+    },
+    clientResult(value, args, ctx) {
+      const pfx = fileDataOf(value[0]);
+      if (!pfx) return value;
       // A file is always written as binary PFX, which every importer reads;
       // on screen the PFX is shown in Base64 (Exchange's default encoding).
-      if (out) {
-        writeOutputFile(out, pfx, 0o600);
+      if (typeof args.Path === "string") {
+        writeOutputFile(ctx.resolvePath(args.Path), pfx, 0o600);
         return [];
       }
       return [args.BinaryEncoded === true ? pfx.toString("base64") : pfx.toString("base64").replace(/.{1,64}/g, "$&\n").trimEnd()];

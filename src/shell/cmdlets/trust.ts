@@ -1,9 +1,9 @@
 // Trusted root and intermediate certificates of the organization, the
 // organization-wide settings that exist so far (Get/Set-TransportConfig), and
 // this server's revocation cache (Update-RevocationCache).
-import { readInputFile } from "../../config/files.js";
 import type { TrustedKind } from "../../org/store.js";
 import type { CmdletDef } from "../shell.js";
+import { fileDataBytes, fileDataParam, requirePathOrFileData } from "./filedata.js";
 
 const TABLE = ["Thumbprint", "NotAfter", "Subject"];
 
@@ -13,10 +13,15 @@ function trustCmdlets(kind: TrustedKind, noun: string): CmdletDef[] {
       name: `Add-${noun}`,
       synopsis: `Adds the ${kind} certificate(s) in a file (PEM bundle, DER or PKCS#7) to the organization's trust.`,
       table: TABLE,
-      params: [{ name: "Path", type: "string", position: 0, mandatory: true }],
+      params: [
+        { name: "Path", type: "string", position: 0, clientFile: "read", help: "the certificate file on the shell's machine (sent as -FileData)" },
+        fileDataParam("the certificate(s): PEM bundle, DER or PKCS#7, base64"),
+      ],
+      validate(args) {
+        requirePathOrFileData(`Add-${noun}`, args);
+      },
       async run(args, ctx) {
-        const file = ctx.resolvePath(args.Path as string);
-        return ctx.api.trust.add(kind, readInputFile(file));
+        return ctx.api.trust.add(kind, fileDataBytes(`Add-${noun}`, args.FileData));
       },
     },
     {
@@ -50,13 +55,14 @@ const updateRevocationCache: CmdletDef = {
   params: [
     { name: "Url", type: "string", help: "a CRL distribution point or OCSP responder URL: only what comes from it" },
     { name: "Certificate", type: "string", aliases: ["Thumbprint"], fromPipelineProperty: true, help: "thumbprint of a certificate of this server, a trusted one, or one the cache holds answers for" },
-    { name: "Path", type: "string", help: "a certificate file (PEM bundle, DER, PKCS#7): the certificate first, its issuing CA may follow" },
+    { name: "Path", type: "string", clientFile: "read", help: "a certificate file (PEM bundle, DER, PKCS#7) on the shell's machine: the certificate first, its issuing CA may follow (sent as -FileData)" },
+    fileDataParam("a certificate file's bytes, base64"),
   ],
   async run(args, ctx) {
     return ctx.api.trust.updateRevocationCache({
       ...(typeof args.Url === "string" ? { url: args.Url } : {}),
       ...(typeof args.Certificate === "string" ? { thumbprint: args.Certificate } : {}),
-      ...(typeof args.Path === "string" ? { data: readInputFile(ctx.resolvePath(args.Path)) } : {}),
+      ...(args.FileData !== undefined ? { data: fileDataBytes("Update-RevocationCache", args.FileData) } : {}),
     });
   },
 };

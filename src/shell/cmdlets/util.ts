@@ -1,15 +1,24 @@
 // Shell utilities: formatting, help, and the two PowerShell helpers that
 // Exchange's documentation uses to pass secrets (Read-Host -AsSecureString,
-// Get-Content).
+// Get-Content). They are the shell's language: they run in the client
+// (clientSide), never over the admin door. Get-Command and Get-Help read the
+// same description as the door's CmdletInfo: what the caller may run.
 import { readInputFile } from "../../config/files.js";
+import { describeCmdlets, helpText } from "../../adminapi/cmdlet-info.js";
 import { SealpostError } from "../../errors/errors.js";
 import { formatList, formatTable } from "../format.js";
-import { Formatted, type CmdletDef } from "../shell.js";
+import { Formatted, type CmdletContext, type CmdletDef } from "../shell.js";
+
+/** The cmdlets the shell's caller may run, described (the remote door's CmdletInfo, or the local table's). */
+async function described(all: () => CmdletDef[], ctx: CmdletContext) {
+  return ctx.cmdletInfo ? ctx.cmdletInfo() : describeCmdlets(all(), ctx.caller?.roles ?? ["Organization Management"]);
+}
 
 export function utilityCmdlets(all: () => CmdletDef[]): CmdletDef[] {
   return [
     {
       name: "Format-List",
+      clientSide: true,
       aliases: ["FL"],
       synopsis: "Shows each object as a list of properties.",
       collectsInput: true,
@@ -20,6 +29,7 @@ export function utilityCmdlets(all: () => CmdletDef[]): CmdletDef[] {
     },
     {
       name: "Format-Table",
+      clientSide: true,
       aliases: ["FT"],
       synopsis: "Shows objects as a table.",
       collectsInput: true,
@@ -33,33 +43,32 @@ export function utilityCmdlets(all: () => CmdletDef[]): CmdletDef[] {
     },
     {
       name: "Get-Command",
+      clientSide: true,
       synopsis: "Lists the cmdlets.",
       table: ["Name", "Synopsis"],
       params: [{ name: "Name", type: "string", position: 0 }],
-      async run(args) {
+      async run(args, ctx) {
         const pattern = typeof args.Name === "string" ? new RegExp(`^${args.Name.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`, "i") : undefined;
-        return all()
-          .filter((c) => !pattern || pattern.test(c.name))
-          .map((c) => ({ Name: c.name, Synopsis: c.synopsis }));
+        return (await described(all, ctx))
+          .filter((c) => !pattern || pattern.test(c.Name))
+          .map((c) => ({ Name: c.Name, Synopsis: c.Synopsis, RoleGroup: c.RoleGroup }));
       },
     },
     {
       name: "Get-Help",
+      clientSide: true,
       synopsis: "Shows a cmdlet's parameters.",
       params: [{ name: "Name", type: "string", position: 0, mandatory: true }],
-      async run(args) {
-        const def = all().find((c) => c.name.toLowerCase() === String(args.Name).toLowerCase() || c.aliases?.some((a) => a.toLowerCase() === String(args.Name).toLowerCase()));
-        if (!def) throw new SealpostError("SHELL_UNKNOWN_CMDLET", `No help: '${String(args.Name)}' is not a cmdlet.`);
-        const lines = [`${def.name}: ${def.synopsis}`, ""];
-        for (const p of def.params) {
-          const flags = [p.mandatory ? "mandatory" : "", p.position !== undefined ? `position ${p.position}` : "", p.fromPipelineProperty ? "from pipeline" : ""].filter(Boolean).join(", ");
-          lines.push(`  -${p.name} <${p.type}>${flags ? ` (${flags})` : ""}${p.help ? `  ${p.help}` : ""}`);
-        }
-        return [new Formatted(lines.join("\n"))];
+      async run(args, ctx) {
+        const wanted = String(args.Name).toLowerCase();
+        const info = (await described(all, ctx)).find((c) => c.Name.toLowerCase() === wanted || c.Aliases.some((a) => a.toLowerCase() === wanted));
+        if (!info) throw new SealpostError("SHELL_UNKNOWN_CMDLET", `No help: '${String(args.Name)}' is not a cmdlet you may run.`);
+        return [new Formatted(helpText(info))];
       },
     },
     {
       name: "Read-Host",
+      clientSide: true,
       synopsis: "Asks for a value on the terminal; -AsSecureString hides what is typed.",
       params: [
         { name: "Prompt", type: "string", position: 0 },
@@ -72,6 +81,7 @@ export function utilityCmdlets(all: () => CmdletDef[]): CmdletDef[] {
     },
     {
       name: "Get-Content",
+      clientSide: true,
       synopsis: "Reads a text file, one output per line.",
       params: [{ name: "Path", type: "string", position: 0, mandatory: true }],
       async run(args, ctx) {
