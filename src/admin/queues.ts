@@ -69,7 +69,7 @@ export class QueueAdmin {
       DeliveryType: "DnsConnectorDelivery",
       Status: q.state,
       MessageCount: q.messageCount,
-      LastError: q.lastError,
+      LastError: q.lastFailure?.text ?? "",
       LastRetryTime: q.lastAttemptAt?.toISOString() ?? null,
       NextRetryTime: q.state === "Retry" ? (q.nextRetryAt?.toISOString() ?? null) : null,
       ConsecutiveFailures: q.consecutiveFailures,
@@ -86,7 +86,7 @@ export class QueueAdmin {
   }
 
   private messageView(m: QueuedMessage, queue: QueueRow | undefined): MessageView {
-    const last = m.recipients.map((r) => r.lastError).find((e) => e !== "") ?? "";
+    const last = m.recipients.map((r) => r.lastFailure?.text ?? "").find((e) => e !== "") ?? "";
     const next = Math.min(...m.recipients.map((r) => r.nextAttemptAt.getTime()));
     return {
       Identity: `${this.ctx.serverName}\\${m.domain}\\${m.id}`,

@@ -14,7 +14,7 @@ export interface Target {
 export type TargetsResult =
   | { kind: "ok"; targets: Target[] }
   | { kind: "temporary"; reason: string }
-  | { kind: "permanent"; status: string; reason: string };
+  | { kind: "permanent"; failure: "null-mx" | "no-such-domain"; status: string; reason: string };
 
 /** "host", "host:port", "[1.2.3.4]", "[1.2.3.4]:port" → name, port, and whether it is a literal. */
 export function parseSmartHost(s: string, defaultPort: number): { name: string; port: number; literal: boolean } {
@@ -50,9 +50,9 @@ export async function targetsFor(domain: string, route: Route, resolver: MailRes
     case "hosts":
       return { kind: "ok", targets: r.hosts.map((x) => ({ name: x.name, addresses: x.addresses, port: c.port })) };
     case "null-mx":
-      return { kind: "permanent", status: "5.1.10", reason: `${domain} accepts no mail (null MX, RFC 7505)` };
+      return { kind: "permanent", failure: "null-mx", status: "5.1.10", reason: `${domain} accepts no mail (null MX, RFC 7505)` };
     case "no-such-domain":
-      return { kind: "permanent", status: "5.1.2", reason: `the domain ${domain} does not exist (${r.detail})` };
+      return { kind: "permanent", failure: "no-such-domain", status: "5.1.2", reason: `the domain ${domain} does not exist (${r.detail})` };
     default:
       return { kind: "temporary", reason: `DNS lookup for ${domain} failed: ${r.detail}` };
   }

@@ -30,6 +30,7 @@ import { SendSession, SessionError, type SendLogEvent } from "../smtp/send/sessi
 import { Reports } from "./reports.js";
 import { targetsFor, type Target, type TargetsResult } from "./hosts.js";
 import { logVerdictWarnings } from "../log/throttle.js";
+import { failure, type DeliveryFailure } from "../queue/delivery-failure.js";
 import { sessionRequirements } from "./requirements.js";
 
 /** The server-level settings the manager reads before each pass (Set-TransportServer). */
@@ -156,7 +157,7 @@ export class OutboundManager {
         this.held.clear();
       }
       for (const m of this.opts.store.removalsRequested()) {
-        await this.fail(m, m.recipients, "5.0.0", "the message was removed from the queue by an administrator", undefined);
+        await this.fail(m, m.recipients, failure("admin-removed", "5.0.0", "the message was removed from the queue by an administrator"), undefined);
       }
       const settings = this.opts.settings();
       const due = this.opts.store.dueDomains(Date.now());
@@ -212,8 +213,9 @@ export class OutboundManager {
     for (const m of messages) {
       const state = this.retryState(m);
       if (isExpired(state, now, retry)) {
-        const reason = m.recipients[0]?.lastError || "the message could not be delivered before it expired";
-        await this.fail(m, m.recipients, "5.4.7", `expired after ${Math.round(retry.messageExpirationTimeoutMs / 60000)} minute(s); last error: ${reason}`, undefined);
+        const last = m.recipients[0]?.lastFailure;
+        const reason = last?.text || "the message could not be delivered before it expired";
+        await this.fail(m, m.recipients, failure("expired", "5.4.7", `expired after ${Math.round(retry.messageExpirationTimeoutMs / 60000)} minute(s); last error: ${reason}`, { last }), undefined);
         continue;
       }
       if (delayNoticeDue(state, now, retry)) await this.delayNotice(m, retry);
@@ -224,7 +226,7 @@ export class OutboundManager {
 
     if (domain.startsWith(INVALID_QUEUE_PREFIX)) {
       // Never routed: a name that is not a valid domain could reach DNS or a list only in some other spelling.
-      for (const m of messages) await this.fail(m, m.recipients, "5.1.2", `the recipient domain ${domain.slice(INVALID_QUEUE_PREFIX.length)} is not a valid domain name`, undefined);
+      for (const m of messages) await this.fail(m, m.recipients, failure("invalid-domain", "5.1.2", `the recipient domain ${domain.slice(INVALID_QUEUE_PREFIX.length)} is not a valid domain name`), undefined);
       return;
     }
     const [settingsOrg, connectors] = await Promise.all([ctx.org.getSettings(), ctx.org.listSendConnectors()]);
@@ -237,17 +239,18 @@ export class OutboundManager {
         outboundMetrics.held.inc({ partner: plan.partner });
         this.opts.log(`ALERT outbound: mail for ${domain} is held, not sent: ${plan.reason}`);
       }
-      this.queueFailure(domain, messages, plan.reason, retry, plan.kind === "held" ? "configuration" : "routing");
+      const f = plan.kind === "held" ? failure("held", "4.3.5", plan.reason, { check: "connector" }) : failure("no-route", "4.4.4", plan.reason);
+      this.queueFailure(domain, messages, f, retry, plan.kind === "held" ? "configuration" : "routing");
       return;
     }
     const partner = plan.kind === "domain-secure" ? plan.partner : undefined;
     const targets = await this.targets(domain, plan.route, settings);
     if (targets.kind === "permanent") {
-      for (const m of messages) await this.fail(m, m.recipients, targets.status, targets.reason, undefined);
+      for (const m of messages) await this.fail(m, m.recipients, failure(targets.failure, targets.status, targets.reason), undefined);
       return;
     }
     if (targets.kind === "temporary") {
-      this.queueFailure(domain, messages, targets.reason, retry, "dns");
+      this.queueFailure(domain, messages, failure("dns", "4.4.3", targets.reason), retry, "dns");
       return;
     }
 
@@ -323,18 +326,18 @@ export class OutboundManager {
   }
 
   /** No session could be had (or the mail may not leave): the queue goes into Retry, every message keeps the reason. */
-  private queueFailure(domain: string, messages: QueuedMessage[], reason: string, retry: RetrySettings, kind: string): void {
+  private queueFailure(domain: string, messages: QueuedMessage[], why: DeliveryFailure, retry: RetrySettings, kind: string): void {
     const { store } = this.opts;
     const at = Date.now();
     const q = store.queueState(domain);
     const next = nextQueueAttempt({ consecutiveFailures: q.consecutiveFailures + 1, lastAttemptAt: new Date(at) }, retry);
     const nextAt = next === "now" ? at : next.getTime();
-    store.queueFailed(domain, at, nextAt, reason);
+    store.queueFailed(domain, at, nextAt, why);
     for (const m of messages) {
       const until = Math.min(nextAt, expiresAt({ arrivedAt: m.arrivedAt, attempts: 0, delayNotified: false }, retry).getTime());
-      store.deferred(m.id, m.recipients.map((r) => r.address), at, until, reason);
+      store.deferred(m.id, m.recipients.map((r) => r.address), at, until, why);
       outboundMetrics.deferred.inc({ reason: kind });
-      this.track(m, "DEFER", m.recipients.map((r) => r.address), reason);
+      this.track(m, "DEFER", m.recipients.map((r) => r.address), why.text);
     }
   }
 
@@ -350,7 +353,7 @@ export class OutboundManager {
    * certificate accepted for the domain. Each failing host of a partner
    * counts once as a Domain-Secured Outbound Session Failure.
    */
-  async connect(domain: string, plan: Extract<OutboundPlan, { kind: "domain-secure" | "opportunistic" }>, targets: Target[], settings: OutboundSettings, observe: ConnectObserver = {}): Promise<Verified | { failure: string }> {
+  async connect(domain: string, plan: Extract<OutboundPlan, { kind: "domain-secure" | "opportunistic" }>, targets: Target[], settings: OutboundSettings, observe: ConnectObserver = {}): Promise<Verified | { failure: DeliveryFailure }> {
     const { ctx } = this.opts;
     const c = plan.route.connector;
     const partner = plan.kind === "domain-secure" ? plan.partner : undefined;
@@ -364,17 +367,17 @@ export class OutboundManager {
       certificate: creds?.thumbprint,
       plaintextFallback: settings.plaintextFallback,
     });
-    const failures: string[] = [];
+    const failures: DeliveryFailure[] = [];
     if (req.kind === "refuse") {
       if (partner) outboundMetrics.domainSecuredOutboundFailures.inc({ partner });
-      return { failure: req.reason };
+      return { failure: failure(req.check === "connector" ? "held" : "domain-security", req.check === "connector" ? "4.3.5" : "4.7.10", req.reason, { check: req.check }) };
     }
     const fqdn = req.ehloName;
     const tlsMode = req.tls;
     const verify = req.verifyPeer;
     const timeoutMs = this.opts.sessionTimeoutMs ?? Math.max(1, c.connectionInactivityTimeout) * 1000;
     for (const t of targets) {
-      let hostFailure: string | undefined;
+      let hostFailure: DeliveryFailure | undefined;
       for (const address of t.addresses) {
         const sessionId = randomBytes(8).toString("hex").toUpperCase();
         const toLog = this.sessionLog(c.name, c.protocolLoggingLevel === "Verbose", sessionId, `${address}:${t.port}`);
@@ -393,7 +396,10 @@ export class OutboundManager {
           const err = e as SessionError;
           attempt.stage = err.stage ?? "connect";
           attempt.error = err.message;
-          hostFailure = `${t.name}[${address}]: ${err.stage === "starttls" && verify ? "STARTTLS is not available" : err.stage}: ${err.message}`;
+          const stage = err.stage ?? "connect";
+          const text = `${t.name}[${address}]: ${stage === "starttls" && verify ? "STARTTLS is not available" : err.stage}: ${err.message}`;
+          const tlsStage = stage === "starttls" || stage === "tls";
+          hostFailure = failure(!tlsStage ? "connection" : verify ? "domain-security" : "tls-required", !tlsStage ? "4.4.1" : "4.7.10", text, { check: stage, host: t.name });
           continue;
         }
         const facts = session.tls;
@@ -406,7 +412,7 @@ export class OutboundManager {
           session.close();
           this.connections--;
           attempt.stage = "not-encrypted";
-          hostFailure = `${t.name}[${address}]: the session is not encrypted`;
+          hostFailure = failure("domain-security", "4.7.10", `${t.name}[${address}]: the session is not encrypted`, { check: "not-encrypted", host: t.name });
           continue;
         }
         if (!verify || !facts) return { session, target: t, address, sessionId, connector: c.name, presented: req.presentCertificate !== undefined };
@@ -423,7 +429,7 @@ export class OutboundManager {
           attempt.error = `${verdict.code}: ${verdict.reason}`;
           session.close();
           this.connections--;
-          hostFailure = `${t.name}[${address}]: the server's certificate failed ${verdict.code}: ${verdict.reason}`;
+          hostFailure = failure("certificate", "4.7.5", `${t.name}[${address}]: the server's certificate failed ${verdict.code}: ${verdict.reason}`, { check: verdict.code, host: t.name });
           // Another address of the same host presents the same certificate: go on with the next host.
           break;
         }
@@ -435,7 +441,7 @@ export class OutboundManager {
         outboundMetrics.sessionFailures.inc({ reason: partner ? "domain-security" : "connection" });
       }
     }
-    return { failure: failures.length > 0 ? failures.join("; ") : `no host to connect to for ${domain}` };
+    return { failure: combineHostFailures(failures, domain) };
   }
 
   private async open(
@@ -487,7 +493,7 @@ export class OutboundManager {
     const env = m.envelope;
     body = await this.withExchangeMarks(v, route, env, body);
     if (body.length > route.connector.maxMessageSize) {
-      await this.fail(m, m.recipients, "5.3.4", `the message (${body.length} bytes) is larger than the send connector ${route.connector.name} allows (${route.connector.maxMessageSize} bytes)`, undefined);
+      await this.fail(m, m.recipients, failure("too-large", "5.3.4", `the message (${body.length} bytes) is larger than the send connector ${route.connector.name} allows (${route.connector.maxMessageSize} bytes)`), undefined);
       return true;
     }
     // One transaction per distinct NOTIFY/ORCPT (the library sends one set per envelope).
@@ -518,7 +524,7 @@ export class OutboundManager {
         );
       } catch (e) {
         const at = Date.now();
-        store.deferred(m.id, group.map((r) => r.address), at, at + retry.transientFailureRetryIntervalMs, `${v.target.name}: ${(e as Error).message}`);
+        store.deferred(m.id, group.map((r) => r.address), at, at + retry.transientFailureRetryIntervalMs, failure("session-broken", "4.4.2", `${v.target.name}: ${(e as Error).message}`, { host: v.target.name }));
         this.track(m, "DEFER", group.map((r) => r.address), `${v.target.name}: ${(e as Error).message}`);
         outboundMetrics.deferred.inc({ reason: "session" });
         return false;
@@ -536,12 +542,14 @@ export class OutboundManager {
         const recips = group.filter((r) => permanent.some((p) => p.address === r.address));
         const first = permanent[0] as { response: string };
         const status = /\b([45]\.\d{1,3}\.\d{1,3})\b/.exec(first.response)?.[1]?.replace(/^4/, "5") ?? "5.0.0";
-        await this.fail(m, recips, status, `${v.target.name} answered: ${first.response}`, remoteMta, permanent);
+        await this.fail(m, recips, failure("refused-by-peer", status, `${v.target.name} answered: ${first.response}`, { host: v.target.name }), remoteMta, permanent);
       }
       if (temporary.length > 0) {
         const at = Date.now();
         for (const t of temporary) {
-          store.deferred(m.id, [t.address], at, Math.min(at + retry.messageRetryIntervalMs, expiresAt({ arrivedAt: m.arrivedAt, attempts: 0, delayNotified: false }, retry).getTime()), `${v.target.name} answered: ${t.response}`);
+          const status = /\b(4\.\d{1,3}\.\d{1,3})\b/.exec(t.response)?.[1] ?? "4.0.0";
+          const why = failure("deferred-by-peer", status, `${v.target.name} answered: ${t.response}`, { host: v.target.name });
+          store.deferred(m.id, [t.address], at, Math.min(at + retry.messageRetryIntervalMs, expiresAt({ arrivedAt: m.arrivedAt, attempts: 0, delayNotified: false }, retry).getTime()), why);
         }
         outboundMetrics.deferred.inc({ reason: "remote" });
         this.track(m, "DEFER", temporary.map((t) => t.address), `${v.target.name} answered: ${(temporary[0] as { response: string }).response}`, v);
@@ -578,11 +586,11 @@ export class OutboundManager {
   }
 
   /** Recipients failed for good: a non-delivery report (as their NOTIFY asks), then out of the queue. */
-  private async fail(m: QueuedMessage, recips: QueuedRecipient[], status: string, reason: string, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): Promise<void> {
-    await this.reports.failure(m, recips, status, reason, remoteMta, replies);
+  private async fail(m: QueuedMessage, recips: QueuedRecipient[], why: DeliveryFailure, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): Promise<void> {
+    await this.reports.failure(m, recips, why, remoteMta, replies);
     this.opts.store.complete(m.id, recips.map((r) => r.address));
     outboundMetrics.bounced.inc();
-    this.track(m, "FAIL", recips.map((r) => r.address), reason);
+    this.track(m, "FAIL", recips.map((r) => r.address), why.text);
   }
 
   private async delayNotice(m: QueuedMessage, retry: RetrySettings): Promise<void> {
@@ -620,4 +628,14 @@ export class OutboundManager {
       detail,
     });
   }
+}
+
+/** Which host failure speaks for the attempt: a refused certificate, then Domain Security, then TLS, then the connection. */
+const HOST_FAILURE_ORDER: ReadonlyArray<DeliveryFailure["kind"]> = ["certificate", "domain-security", "tls-required", "connection"];
+
+/** Every host failed: one failure whose kind is the most telling host's, with every host's text. */
+export function combineHostFailures(failures: DeliveryFailure[], domain: string): DeliveryFailure {
+  if (failures.length === 0) return failure("connection", "4.4.1", `no host to connect to for ${domain}`);
+  const lead = [...failures].sort((a, b) => HOST_FAILURE_ORDER.indexOf(a.kind) - HOST_FAILURE_ORDER.indexOf(b.kind))[0] as DeliveryFailure;
+  return failure(lead.kind, lead.status, failures.map((f) => f.text).join("; "), { check: lead.check, host: lead.host });
 }

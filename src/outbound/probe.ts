@@ -165,7 +165,7 @@ export async function testMailflow(ctx: ServerContext, target: string, opts: { d
       else if (last?.stage === "starttls") fix = `The server of ${domain} does not offer STARTTLS (or something between you strips it): Domain Security cannot be had with it; the partner must enable TLS.`;
       else if (last?.stage === "connect") fix = `Check that ${domain}'s mail servers are reachable on port ${last.port} from this server.`;
       else if (last?.stage === "tls") fix = "The TLS handshake failed: check that the partner accepts TLS 1.2 or later and a certificate from this server.";
-      return done({ Message: verdict && !verdict.ok ? `Domain Security check failed: ${verdict.code}: ${verdict.reason}` : got.failure, Fix: fix });
+      return done({ Message: verdict && !verdict.ok ? `Domain Security check failed: ${verdict.code}: ${verdict.reason}` : got.failure.text, Fix: fix });
     }
     verified = got;
     // The probe itself.

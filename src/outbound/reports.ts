@@ -11,28 +11,45 @@ import type { MessageTracking } from "../protolog/tracking.js";
 import type { OutboundStore, QueuedMessage, QueuedRecipient } from "../queue/outbound-store.js";
 import { expiresAt, type RetrySettings } from "../queue/schedule.js";
 import { newMessageId, type SpoolEnvelope } from "../queue/spool.js";
+import { isDomainSecurityFailure, type DeliveryFailure } from "../queue/delivery-failure.js";
 
+/**
+ * The report's Diagnostic-Code for a failure: the next hop's own reply when
+ * there is one ("smtp; ..."), else by the failure's kind: a Domain Security
+ * or TLS failure (also the one a message expired with) is
+ * "x-domain-security", everything else "x-sealpost".
+ */
+export function diagnosticFor(why: DeliveryFailure, reply?: string): string {
+  if (reply !== undefined) return `smtp; ${reply}`;
+  return `${isDomainSecurityFailure(why) ? "x-domain-security" : "x-sealpost"}; ${why.text}`;
+}
+
+
+/** The per-recipient fields of a non-delivery report: status and diagnostic from the failure (or the next hop's reply). */
+export function failureRecipients(recips: QueuedRecipient[], why: DeliveryFailure, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): DsnRecipient[] {
+  return recips.map((r) => {
+    const reply = replies?.find((x) => x.address === r.address);
+    return {
+      address: r.address,
+      ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+      ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
+      status: why.status,
+      action: "failed",
+      diagnostic: diagnosticFor(why, reply?.response),
+      ...(remoteMta ? { remoteMta } : {}),
+      ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
+    };
+  });
+}
 
 export class Reports {
   constructor(private readonly opts: { ctx: ServerContext; store: OutboundStore; tracking: MessageTracking; log: (line: string) => void }) {}
 
   /** A non-delivery report for these recipients (those whose NOTIFY asks for one). */
-  async failure(m: QueuedMessage, recips: QueuedRecipient[], status: string, reason: string, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): Promise<void> {
+  async failure(m: QueuedMessage, recips: QueuedRecipient[], why: DeliveryFailure, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): Promise<void> {
     const body = this.opts.store.body(m.id) ?? Buffer.alloc(0);
-    const dsnRecipients: DsnRecipient[] = recips.map((r) => {
-      const reply = replies?.find((x) => x.address === r.address);
-      return {
-        address: r.address,
-        ...(r.orcpt ? { orcpt: r.orcpt } : {}),
-        ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
-        status,
-        action: "failed",
-        diagnostic: reply ? `smtp; ${reply.response}` : /certificate|TLS|STARTTLS|Domain Security|domain-secured/i.test(reason) ? `x-domain-security; ${reason}` : `x-sealpost; ${reason}`,
-        ...(remoteMta ? { remoteMta } : {}),
-        ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
-      };
-    });
-    await this.send(m, body, "failure", dsnRecipients, reason, new Date());
+    const dsnRecipients = failureRecipients(recips, why, remoteMta, replies);
+    await this.send(m, body, "failure", dsnRecipients, why.text, new Date());
   }
 
   /** A delay report for the message's recipients in this queue. */
@@ -45,11 +62,11 @@ export class Reports {
       ...(r.notify ? { notify: r.notify as DsnRecipient["notify"] } : {}),
       status: "4.4.7",
       action: "delayed",
-      ...(r.lastError ? { diagnostic: `x-sealpost; ${r.lastError}` } : {}),
+      ...(r.lastFailure ? { diagnostic: diagnosticFor(r.lastFailure) } : {}),
       ...(r.lastAttemptAt ? { lastAttemptAt: r.lastAttemptAt } : {}),
       willRetryUntil: until,
     }));
-    await this.send(m, body, "delay", recips, m.recipients[0]?.lastError || "delivery is delayed", new Date());
+    await this.send(m, body, "delay", recips, m.recipients[0]?.lastFailure?.text || "delivery is delayed", new Date());
   }
 
   private async send(m: QueuedMessage, body: Buffer, kind: "failure" | "delay", recipients: DsnRecipient[], reason: string, now: Date): Promise<void> {

@@ -20,6 +20,7 @@ import { ensurePrivateFile } from "../config/datadir.js";
 import path from "node:path";
 import { SealpostError } from "../errors/errors.js";
 import type { SpoolEnvelope } from "./spool.js";
+import { readFailure, storeFailure, type DeliveryFailure } from "./delivery-failure.js";
 
 export type QueueState = "Ready" | "Retry" | "Suspended";
 
@@ -29,7 +30,8 @@ export interface QueueRow {
   consecutiveFailures: number;
   lastAttemptAt?: Date;
   nextRetryAt?: Date;
-  lastError: string;
+  /** Why the last attempt to reach the next hop failed; undefined after a success. */
+  lastFailure: DeliveryFailure | undefined;
   messageCount: number;
   /** Recipients whose next attempt is due now or earlier. */
   dueCount: number;
@@ -42,7 +44,8 @@ export interface QueuedRecipient {
   attempts: number;
   lastAttemptAt?: Date;
   nextAttemptAt: Date;
-  lastError: string;
+  /** Why the last attempt for this recipient failed, if one did. */
+  lastFailure: DeliveryFailure | undefined;
   delayNotified: boolean;
 }
 
@@ -264,7 +267,7 @@ export class OutboundStore {
       consecutiveFailures: r.consecutive_failures,
       ...(r.last_attempt_at !== null ? { lastAttemptAt: new Date(r.last_attempt_at) } : {}),
       ...(r.next_retry_at !== null ? { nextRetryAt: new Date(r.next_retry_at) } : {}),
-      lastError: r.last_error,
+      lastFailure: readFailure(r.last_error),
       messageCount: r.messages,
       dueCount: r.due ?? 0,
     }));
@@ -347,7 +350,7 @@ export class OutboundStore {
         attempts: r.attempts,
         ...(r.last_attempt_at !== null ? { lastAttemptAt: new Date(r.last_attempt_at) } : {}),
         nextAttemptAt: new Date(r.next_attempt_at),
-        lastError: r.last_error,
+        lastFailure: readFailure(r.last_error),
         delayNotified: r.delay_notified !== 0,
       });
     }
@@ -364,12 +367,13 @@ export class OutboundStore {
   }
 
   /** An attempt for these recipients failed temporarily: count it, keep the reason, schedule the next. */
-  deferred(id: string, addresses: string[], at: number, nextAt: number, error: string, countAttempt = true): void {
+  deferred(id: string, addresses: string[], at: number, nextAt: number, failure: DeliveryFailure, countAttempt = true): void {
+    const stored = storeFailure(failure);
     const upd = this.st(
       `UPDATE recipients SET attempts = attempts + ?, last_attempt_at = ?, next_attempt_at = ?, last_error = ? WHERE message_id = ? AND address = ?`,
     );
     this.db.transaction(() => {
-      for (const a of addresses) upd.run(countAttempt ? 1 : 0, at, nextAt, error.slice(0, 2000), id, a);
+      for (const a of addresses) upd.run(countAttempt ? 1 : 0, at, nextAt, stored, id, a);
     }).immediate();
   }
 
@@ -410,12 +414,12 @@ export class OutboundStore {
   }
 
   /** No session could be had with the next hop: the queue goes into Retry until `nextAt`, and so do its recipients. */
-  queueFailed(domain: string, at: number, nextAt: number, error: string, countFailure = true): void {
+  queueFailed(domain: string, at: number, nextAt: number, failure: DeliveryFailure, countFailure = true): void {
     this.db.transaction(() => {
       this.st("INSERT INTO queues (domain) VALUES (?) ON CONFLICT(domain) DO NOTHING").run(domain);
       this.db
         .prepare("UPDATE queues SET consecutive_failures = consecutive_failures + ?, last_attempt_at = ?, next_retry_at = ?, last_error = ? WHERE domain = ?")
-        .run(countFailure ? 1 : 0, at, nextAt, error.slice(0, 2000), domain);
+        .run(countFailure ? 1 : 0, at, nextAt, storeFailure(failure), domain);
     }).immediate();
   }
 

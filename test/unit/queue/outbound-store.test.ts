@@ -9,6 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { OutboundStore } from "../../../src/queue/outbound-store.js";
+import { failure } from "../../../src/queue/delivery-failure.js";
+import Database from "better-sqlite3";
 import type { SpoolEnvelope } from "../../../src/queue/spool.js";
 import { AdminApi } from "../../../src/admin/api.js";
 import { SealpostError } from "../../../src/errors/errors.js";
@@ -67,10 +69,13 @@ test("a failed queue goes into Retry with its reason; success resets it; Retry-Q
   const s = OutboundStore.inDataDir(dir);
   s.insertAll([{ id: "0000000000030000000000000c", envelope: env(["bob@woodgrovebank.com"]), body, recipients: ["bob@woodgrovebank.com"] }]);
   const now = Date.now();
-  s.queueFailed("woodgrovebank.com", now, now + 600_000, "STARTTLS is not available");
-  s.deferred("0000000000030000000000000c", ["bob@woodgrovebank.com"], now, now + 600_000, "STARTTLS is not available");
+  const why = failure("domain-security", "4.7.10", "mx.woodgrovebank.com[192.0.2.1]: STARTTLS is not available", { check: "starttls", host: "mx.woodgrovebank.com" });
+  s.queueFailed("woodgrovebank.com", now, now + 600_000, why);
+  s.deferred("0000000000030000000000000c", ["bob@woodgrovebank.com"], now, now + 600_000, why);
   let q = s.getQueue("woodgrovebank.com");
   assert.equal(q?.state, "Retry");
+  assert.deepEqual(q?.lastFailure, why, "the failure comes back as it was stored");
+  assert.deepEqual(s.messagesIn("woodgrovebank.com", { dueAt: now + 700_000 })[0]?.recipients[0]?.lastFailure, why);
   assert.equal(q?.consecutiveFailures, 1);
   assert.deepEqual(s.dueDomains(now + 1000), []);
   assert.equal(s.retryNow("woodgrovebank.com", now + 1000), 1);
@@ -79,6 +84,7 @@ test("a failed queue goes into Retry with its reason; success resets it; Retry-Q
   s.queueSucceeded("woodgrovebank.com", now + 2000);
   q = s.getQueue("woodgrovebank.com");
   assert.equal(q?.consecutiveFailures, 0);
+  assert.equal(q?.lastFailure, undefined);
   s.setSuspended("woodgrovebank.com", true);
   assert.equal(s.getQueue("woodgrovebank.com")?.state, "Suspended");
   assert.deepEqual(s.dueDomains(now + 5000), [], "a suspended queue is never due");
@@ -118,4 +124,19 @@ test("queue admin: identities, suspend/resume, removal with and without a report
   assert.equal(s.body(id), undefined);
   s.close();
   await api.close();
+}));
+
+test("a reason stored as text by an older version reads back as an unclassified failure with its text", withDir((dir) => {
+  const s = OutboundStore.inDataDir(dir);
+  s.insertAll([{ id: "0000000000050000000000000e", envelope: env(["bob@woodgrovebank.com"]), body, recipients: ["bob@woodgrovebank.com"] }]);
+  s.close();
+  const db = new Database(path.join(dir, "queue", "outbound.db"));
+  db.prepare("UPDATE recipients SET last_error = ? WHERE message_id = ?").run("mx.woodgrovebank.com[192.0.2.1]: starttls: the server did not start TLS", "0000000000050000000000000e");
+  db.prepare("INSERT INTO queues (domain, consecutive_failures, last_error) VALUES (?, 1, ?) ON CONFLICT(domain) DO UPDATE SET last_error = excluded.last_error").run("woodgrovebank.com", "{not json");
+  db.close();
+  const again = OutboundStore.inDataDir(dir);
+  const r = again.messagesIn("woodgrovebank.com", { dueAt: Date.now() + 1e9 })[0]?.recipients[0];
+  assert.deepEqual(r?.lastFailure, { kind: "unclassified", status: "4.0.0", text: "mx.woodgrovebank.com[192.0.2.1]: starttls: the server did not start TLS" });
+  assert.deepEqual(again.getQueue("woodgrovebank.com")?.lastFailure, { kind: "unclassified", status: "4.0.0", text: "{not json" });
+  again.close();
 }));
