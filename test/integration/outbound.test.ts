@@ -253,7 +253,8 @@ describe("outbound Domain Security between two Sealpost servers", () => {
     });
     assert.equal(q.Status, "Retry");
     assert.match(q.LastError ?? "", /the send connector Woodgrove does not have DomainSecureEnabled/);
-    assert.match(contoso.output(), /ALERT outbound: mail for woodgrovebank\.com is held/);
+    // The server's log line may follow the queue's state by a moment: wait for it (a deadline, not a sleep).
+    await waitUntil("the ALERT line in the server's log", () => (/ALERT outbound: mail for woodgrovebank\.com is held/.test(contoso.output()) ? true : undefined));
     assert.ok((await contoso.metric("sealpost_outbound_held_total", { partner: "woodgrovebank.com" })) >= 1);
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(maildir(wDir, "woodgrovebank.com", "bob").length, delivered, "nothing was sent");
