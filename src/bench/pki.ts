@@ -11,7 +11,7 @@
 // both server and client authentication).
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { OpenSslCa, type IssuedCert } from "../../test/helpers/openssl-ca.js";
+import { OpenSslCa, type IssuedCert } from "../devtools/openssl-ca.js";
 
 export const PARTNER_DOMAIN = "woodgrovebank.com";
 export const LOCAL_DOMAIN = "contoso.com";

@@ -19,10 +19,10 @@ import { ZoneServer } from "../dns/zone-server.js";
 import { migratePg, PgOrgStore } from "../org/pg/pg-org-store.js";
 import { allCmdlets } from "../shell/cmdlets/index.js";
 import { Shell } from "../shell/shell.js";
-import { OpenSslCa, type IssuedCert } from "../../test/helpers/openssl-ca.js";
-import { FakeSmtpServer } from "../../test/helpers/fake-smtp.js";
-import { startServe, waitUntil, type RunningServer } from "../../test/helpers/serve.js";
-import { TestSmtpClient } from "../../test/helpers/smtp-client.js";
+import { OpenSslCa, type IssuedCert } from "../devtools/openssl-ca.js";
+import { FakeSmtpServer } from "../devtools/fake-smtp.js";
+import { startServe, waitUntil, type RunningServer } from "../devtools/serve.js";
+import { TestSmtpClient } from "../devtools/smtp-client.js";
 import { startEmbeddedPostgres, type EmbeddedPg } from "../org/pg/embedded.js";
 
 const PORT = 2525;

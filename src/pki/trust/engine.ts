@@ -13,7 +13,7 @@ import { validateChain, type ChainResult, type Role } from "./chain.js";
 import { matchAllowedIssuer, nameOnlyLookalikes, spkiSha256Of, type AllowedIssuer } from "./issuers.js";
 import type { IntermediateCache } from "./intermediate-cache.js";
 import { parseCert, type ParsedCert } from "./parsed.js";
-import type { RevocationStatus } from "./revocation.js";
+import type { RevocationStatus } from "./revocation-source.js";
 import { fail, type Check, type Verdict } from "./verdict.js";
 
 export interface RevocationSource {

@@ -13,7 +13,7 @@ import {
 } from "./revocation-crl.js";
 import type { CertFields } from "./revocation-der.js";
 import { Failure, MAX_CRLS, Source, errText, isUnknown, iso, sha256, unknown, type SourceSettings } from "./revocation-source.js";
-import type { RevocationStatus } from "./revocation.js";
+import type { RevocationStatus } from "./revocation-source.js";
 
 /** CRLs kept parsed in memory, in DER bytes (at least four of the largest allowed); the rest stay on disk. */
 const MAX_CRL_MEMORY_BYTES = 256 * 1024 * 1024;

@@ -6,7 +6,7 @@ import { EntryStore, HOUR_MS, SingleFlight, type Entry, type Window } from "./re
 import type { CertFields } from "./revocation-der.js";
 import { buildCertId, buildOcspRequest, verifyOcspResponse, type OcspAnswer } from "./revocation-ocsp.js";
 import { Failure, MAX_OCSP, Source, errText, isUnknown, iso, sha256, unknown, type SourceSettings } from "./revocation-source.js";
-import type { RevocationStatus } from "./revocation.js";
+import type { RevocationStatus } from "./revocation-source.js";
 
 const OCSP_MAX_BYTES = 256 * 1024;
 /**

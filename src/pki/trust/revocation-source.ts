@@ -8,6 +8,12 @@ import { createHash } from "node:crypto";
 import { printable, type Fetcher } from "./fetch.js";
 import { entryFreshness, expiredBy, type DiskCache, type Entry, type EntryHooks, type EntryStore } from "./revocation-cache.js";
 
+/** What a revocation check found for one certificate. */
+export type RevocationStatus =
+  | { status: "good"; source: "crl" | "ocsp"; url: string; thisUpdate?: Date; nextUpdate?: Date }
+  | { status: "revoked"; source: "crl" | "ocsp"; url: string; revokedAt?: Date; reason?: string }
+  | { status: "unknown"; reason: string };
+
 export interface SourceSettings {
   fetcher: Fetcher;
   now: () => Date;

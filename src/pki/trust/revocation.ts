@@ -22,14 +22,12 @@ import { nameOf, revocationPointers, sameName, type RevocationPointers } from ".
 import { certFields, type CertFields } from "./revocation-der.js";
 import { OcspSource } from "./revocation-ocsp-source.js";
 import { parseCert } from "./parsed.js";
-import { Failure, errText, unknown, type SourceSettings } from "./revocation-source.js";
+import { Failure, errText, unknown, type RevocationStatus, type SourceSettings } from "./revocation-source.js";
 
 export { httpFetcher, type Fetcher, type FetchOptions };
 
-export type RevocationStatus =
-  | { status: "good"; source: "crl" | "ocsp"; url: string; thisUpdate?: Date; nextUpdate?: Date }
-  | { status: "revoked"; source: "crl" | "ocsp"; url: string; revokedAt?: Date; reason?: string }
-  | { status: "unknown"; reason: string };
+// The answer type lives with the sources that give it (no import cycle); re-exported here for callers.
+export type { RevocationStatus } from "./revocation-source.js";
 
 export interface RevocationOptions {
   /** e.g. DIR/revocation — shared by all worker processes of a server, survives restarts. Created (0700) on first write. */
