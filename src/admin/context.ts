@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { IntermediateCache } from "../pki/trust/intermediate-cache.js";
 import { TrustEngine, systemAnchors } from "../pki/trust/engine.js";
 import { RevocationChecker, httpFetcher } from "../pki/trust/revocation.js";
-import { cachedTransportServerSettings, outboundFetchPolicyOf } from "./transport-server.js";
+import { cachedTransportServerSettings, outboundFetchPolicyOf } from "../settings/transport-server.js";
 import { DataDir } from "../config/datadir.js";
 import { CertificateStore } from "../certstore/certstore.js";
 import { SqliteOrgStore } from "../org/sqlite/sqlite-org-store.js";

@@ -1,7 +1,7 @@
 // The outbound manager's view of this server's Set-TransportServer settings,
 // read fresh before each pass so a change applies without a restart.
 import type { Db } from "../store/sqlite.js";
-import { readTransportServerSettings, retrySettingsOf } from "../admin/transport-server.js";
+import { readTransportServerSettings, retrySettingsOf } from "../settings/transport-server.js";
 import type { OutboundSettings } from "./manager.js";
 
 const limit = (v: number | "Unlimited"): number => (v === "Unlimited" ? Number.MAX_SAFE_INTEGER : v);

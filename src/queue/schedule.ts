@@ -4,8 +4,9 @@
 // a message at `now`, does it, updates the state, and asks again. Keeping the
 // policy pure lets the tests run two simulated days in microseconds.
 //
-// The defaults are those of an Exchange 2007 Edge Transport server
-// (Set-TransportServer): a queue whose next hop cannot be reached is retried
+// The settings come from Set-TransportServer (settings/transport-server.ts:
+// the schema, the defaults in seconds, retrySettingsOf() in milliseconds);
+// the defaults are those of an Exchange 2007 Edge Transport server: a queue whose next hop cannot be reached is retried
 // every 10 minutes for 6 attempts ("transient" failures: a restarting partner
 // server), then every 30 minutes (a longer outage: hammering it helps
 // nobody); a single message refused with a 4xx while its queue is healthy is
@@ -25,18 +26,6 @@ export interface RetrySettings {
   /** Age at which a message is given up and returned to its sender (NDR). */
   messageExpirationTimeoutMs: number;
 }
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-
-export const EXCHANGE_EDGE_DEFAULTS: RetrySettings = Object.freeze({
-  transientFailureRetryCount: 6,
-  transientFailureRetryIntervalMs: 10 * MINUTE,
-  outboundConnectionFailureRetryIntervalMs: 30 * MINUTE,
-  messageRetryIntervalMs: 15 * MINUTE,
-  delayNotificationTimeoutMs: 4 * HOUR,
-  messageExpirationTimeoutMs: 48 * HOUR,
-});
 
 /** The state of one next-hop queue: consecutive connection failures, reset to 0 by any successful connection. */
 export interface QueueRetryState {

@@ -18,7 +18,7 @@ import {
   type TransportServerSettings,
 } from "../../../src/admin/transport-server.js";
 import { isSealpostError } from "../../../src/errors/errors.js";
-import { EXCHANGE_EDGE_DEFAULTS, validateRetrySettings } from "../../../src/queue/schedule.js";
+import { validateRetrySettings } from "../../../src/queue/schedule.js";
 
 let dir: string;
 let api: AdminApi;
@@ -51,7 +51,14 @@ function refused(edits: TransportServerEdits, re: RegExp): void {
 
 test("a fresh server has Exchange 2007 Edge's defaults, and they are the schedule's", () => {
   assert.deepEqual(settings(), { ...DEFAULT_TRANSPORT_SERVER_SETTINGS });
-  assert.deepEqual(retrySettingsOf(DEFAULT_TRANSPORT_SERVER_SETTINGS), EXCHANGE_EDGE_DEFAULTS);
+  assert.deepEqual(retrySettingsOf(DEFAULT_TRANSPORT_SERVER_SETTINGS), {
+    transientFailureRetryCount: 6,
+    transientFailureRetryIntervalMs: 10 * 60_000,
+    outboundConnectionFailureRetryIntervalMs: 30 * 60_000,
+    messageRetryIntervalMs: 15 * 60_000,
+    delayNotificationTimeoutMs: 4 * 3_600_000,
+    messageExpirationTimeoutMs: 48 * 3_600_000,
+  });
   validateRetrySettings(retrySettingsOf(settings()));
   const v = api.transportServer.get();
   assert.equal(v.Identity, "mail1.contoso.com");

@@ -6,8 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { DEFAULT_TRANSPORT_SERVER_SETTINGS, retrySettingsOf } from "../../../src/settings/transport-server.js";
 import {
-  EXCHANGE_EDGE_DEFAULTS,
   decide,
   delayNoticeDue,
   expiresAt,
@@ -19,6 +19,9 @@ import {
   type QueueRetryState,
   type RetrySettings,
 } from "../../../src/queue/schedule.js";
+
+/** The schedule's view of Set-TransportServer's defaults (the one schema, in milliseconds). */
+const EXCHANGE_EDGE_DEFAULTS = Object.freeze(retrySettingsOf(DEFAULT_TRANSPORT_SERVER_SETTINGS));
 
 const MIN = 60_000;
 const T0 = new Date("2026-11-29T06:00:00Z");
