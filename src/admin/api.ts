@@ -13,6 +13,7 @@ import { SendConnectorAdmin } from "./send-connectors.js";
 import { TransportAdmin } from "./transport.js";
 import { TransportServerAdmin } from "./transport-server.js";
 import { TrustAdmin } from "./trust.js";
+import { IdentityAdmin, localAdminTokenFile } from "../adminapi/accounts.js";
 
 export class AdminApi {
   readonly certificates: CertificateAdmin;
@@ -26,6 +27,8 @@ export class AdminApi {
   readonly fleet: FleetAdmin;
   readonly logs: LogAdmin;
   readonly mailflow: MailflowAdmin;
+  /** The admin door's accounts, tokens, local administrator and audit trail. */
+  readonly identity: IdentityAdmin;
 
   constructor(readonly ctx: ServerContext) {
     this.certificates = new CertificateAdmin(ctx);
@@ -36,7 +39,9 @@ export class AdminApi {
     this.connectors = new ConnectorAdmin(ctx);
     this.sendConnectors = new SendConnectorAdmin(ctx);
     this.queues = new QueueAdmin(ctx);
-    this.fleet = new FleetAdmin(ctx);
+    // No data folder (`--org URL` alone): no local administrator token.
+    this.identity = new IdentityAdmin(ctx.org, ctx.now, { localAdminTokenFile: () => localAdminTokenFile(ctx.dir.root) });
+    this.fleet = new FleetAdmin(ctx, this.identity);
     this.logs = new LogAdmin(ctx);
     this.mailflow = new MailflowAdmin(ctx);
   }

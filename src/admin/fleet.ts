@@ -4,6 +4,7 @@
 import { SealpostError } from "../errors/errors.js";
 import { PgOrgStore } from "../org/pg/pg-org-store.js";
 import type { ServerContext } from "./context.js";
+import type { AdminAuditView, IdentityAdmin } from "../adminapi/accounts.js";
 
 /** An edge that has not reported for this long is "Silent". */
 export const SILENT_AFTER_MS = 60_000;
@@ -22,6 +23,7 @@ export interface EdgeSyncView {
   Status: "InSync" | "Syncing" | "Behind" | "Silent";
 }
 
+/** One configuration version of the organization store (org_audit): what changed it, by whom. */
 export interface AuditView {
   Version: number;
   RunDate: string;
@@ -30,8 +32,19 @@ export interface AuditView {
   CmdletParameters: string;
 }
 
+export interface AdminAuditLogQuery {
+  userIds?: string[];
+  cmdlets?: string[];
+  startDate?: Date;
+  endDate?: Date;
+  resultSize?: number;
+}
+
 export class FleetAdmin {
-  constructor(private readonly ctx: ServerContext) {}
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly identity: IdentityAdmin,
+  ) {}
 
   private pg(what: string): PgOrgStore {
     if (this.ctx.org instanceof PgOrgStore) return this.ctx.org;
@@ -69,7 +82,26 @@ export class FleetAdmin {
     return { RequestedAt: new Date().toISOString(), CurrentVersion: await store.version() };
   }
 
-  async auditLog(opts: { limit?: number; since?: Date } = {}): Promise<AuditView[]> {
+  /**
+   * Get-AdminAuditLog: every call through the admin door (who, from where,
+   * which cmdlet, the parameters with secrets redacted, the result), newest
+   * first; in a fleet from the organization store, the same from any edge.
+   */
+  async adminAuditLog(q: AdminAuditLogQuery = {}): Promise<AdminAuditView[]> {
+    if (q.startDate && q.endDate && q.startDate.getTime() > q.endDate.getTime()) {
+      throw new SealpostError("INVALID_ARGUMENT", "-StartDate is after -EndDate: nothing can match.");
+    }
+    return this.identity.auditLog({
+      ...(q.userIds ? { users: q.userIds } : {}),
+      ...(q.cmdlets ? { cmdlets: q.cmdlets } : {}),
+      ...(q.startDate ? { start: q.startDate } : {}),
+      ...(q.endDate ? { end: q.endDate } : {}),
+      limit: q.resultSize ?? 1000,
+    });
+  }
+
+  /** The configuration versions and what made each (org_audit), newest first. */
+  async configurationLog(opts: { limit?: number; since?: Date } = {}): Promise<AuditView[]> {
     return (await this.ctx.org.auditLog(opts)).map((e) => ({
       Version: e.version,
       RunDate: e.at.toISOString(),

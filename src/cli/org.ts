@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { SealpostError } from "../errors/errors.js";
 import { migratePg, redactUrl } from "../org/pg/pg-org-store.js";
 import { formatTable } from "../shell/format.js";
+import { parseAuditDate, parseResultSize } from "../shell/cmdlets/fleet.js";
 import { print, resolveOrgUrl, withApi, type GlobalOptions } from "./common.js";
 
 export { resolveOrgUrl } from "./common.js";
@@ -45,13 +46,36 @@ export function registerOrgCommands(program: Command): void {
 
   org
     .command("audit")
-    .description("who changed the organization's configuration (Get-AdminAuditLog)")
-    .option("--limit <n>", "the newest n changes", "50")
+    .description("every call through the admin door: who, from where, which cmdlet and parameters (secrets redacted), the result, newest first (Get-AdminAuditLog)")
+    .option("--user <names>", "only calls by these accounts (comma-separated)")
+    .option("--cmdlet <names>", "only these cmdlets (comma-separated; Session: logins)")
+    .option("--start <date>", "from this time (2026-11-29 or 2026-11-29T09:00:00Z)")
+    .option("--end <date>", "before this time")
+    .option("--limit <n>", "the newest n records, or Unlimited", "50")
+    .action(async (o: { user?: string; cmdlet?: string; start?: string; end?: string; limit: string }, cmd: Command) => {
+      const list = (v: string) => v.split(",").map((x) => x.trim()).filter((x) => x !== "");
+      const q = {
+        ...(o.user !== undefined ? { userIds: list(o.user) } : {}),
+        ...(o.cmdlet !== undefined ? { cmdlets: list(o.cmdlet) } : {}),
+        ...(o.start !== undefined ? { startDate: parseAuditDate("-start", o.start) } : {}),
+        ...(o.end !== undefined ? { endDate: parseAuditDate("-end", o.end) } : {}),
+        resultSize: parseResultSize(o.limit),
+      };
+      await withApi(cmd, async (api) => {
+        const v = await api.fleet.adminAuditLog(q);
+        print(cmd, v, () => (v.length === 0 ? "No audit record matches." : formatTable(v, ["RunDate", "Caller", "CmdletName", "Result", "ClientIP", "Via"]).trim()));
+      });
+    });
+
+  org
+    .command("versions")
+    .description("the configuration versions of the organization store: which store operation made each, by whom (and, on PostgreSQL, which database role)")
+    .option("--limit <n>", "the newest n versions", "50")
     .action(async (o: { limit: string }, cmd: Command) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new SealpostError("INVALID_ARGUMENT", `--limit '${o.limit}' is not a positive number.`);
       await withApi(cmd, async (api) => {
-        const v = await api.fleet.auditLog({ limit });
+        const v = await api.fleet.configurationLog({ limit });
         print(cmd, v, () => formatTable(v, ["Version", "RunDate", "Caller", "CmdletParameters"]).trim());
       });
     });

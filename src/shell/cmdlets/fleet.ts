@@ -1,6 +1,36 @@
-// The fleet: edge synchronization and the administrators' audit log.
+// The fleet: edge synchronization and the admin audit log (every call through the admin door).
 import { SealpostError } from "../../errors/errors.js";
+import type { AdminAuditLogQuery } from "../../admin/fleet.js";
+import type { BoundArgs } from "../binder.js";
 import type { CmdletDef } from "../shell.js";
+
+/** A date as an administrator types it, or INVALID_ARGUMENT naming the parameter. */
+export function parseAuditDate(name: string, value: unknown): Date {
+  const d = new Date(String(value));
+  if (typeof value !== "string" || value.trim() === "" || Number.isNaN(d.getTime())) {
+    throw new SealpostError("INVALID_ARGUMENT", `-${name} '${String(value).slice(0, 80)}' is not a date (e.g. 2026-11-29 or 2026-11-29T09:00:00Z).`);
+  }
+  return d;
+}
+
+/** A positive number, or Unlimited; INVALID_ARGUMENT otherwise. */
+export function parseResultSize(value: unknown): number {
+  const n = /^unlimited$/i.test(String(value)) ? 1_000_000 : Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new SealpostError("INVALID_ARGUMENT", `-ResultSize '${String(value).slice(0, 80)}' is not valid: give a positive number or Unlimited.`);
+  return Math.min(n, 1_000_000);
+}
+
+function auditQuery(args: BoundArgs): AdminAuditLogQuery {
+  const q: AdminAuditLogQuery = {
+    ...(args.UserIds !== undefined ? { userIds: args.UserIds as string[] } : {}),
+    ...(args.Cmdlets !== undefined ? { cmdlets: args.Cmdlets as string[] } : {}),
+    ...(args.StartDate !== undefined ? { startDate: parseAuditDate("StartDate", args.StartDate) } : {}),
+    ...(args.EndDate !== undefined ? { endDate: parseAuditDate("EndDate", args.EndDate) } : {}),
+    ...(args.ResultSize !== undefined ? { resultSize: parseResultSize(args.ResultSize) } : {}),
+  };
+  if (q.startDate && q.endDate && q.startDate.getTime() > q.endDate.getTime()) throw new SealpostError("INVALID_ARGUMENT", "-StartDate is after -EndDate: nothing can match.");
+  return q;
+}
 
 export const fleetCmdlets: CmdletDef[] = [
   {
@@ -22,24 +52,20 @@ export const fleetCmdlets: CmdletDef[] = [
   },
   {
     name: "Get-AdminAuditLog",
-    synopsis: "Who changed the organization's configuration, when, with which command (newest first).",
-    table: ["Version", "RunDate", "Caller", "CmdletParameters"],
+    synopsis: "Every call through the admin door (shell, CLI, HTTP): who, from where, which cmdlet with its parameters (secrets redacted), the result; newest first. In a fleet, the organization's one log.",
+    table: ["RunDate", "Caller", "CmdletName", "Result", "ClientIP"],
     params: [
-      { name: "StartDate", type: "string" },
-      { name: "ResultSize", type: "string" },
+      { name: "UserIds", type: "strings", help: "only calls by these accounts" },
+      { name: "Cmdlets", type: "strings", help: "only these cmdlets (Session: logins)" },
+      { name: "StartDate", type: "string", help: "from this time (2026-11-29 or 2026-11-29T09:00:00Z)" },
+      { name: "EndDate", type: "string", help: "before this time" },
+      { name: "ResultSize", type: "string", help: "the newest n (default 1000), or Unlimited" },
     ],
+    validate(args) {
+      auditQuery(args);
+    },
     async run(args, ctx) {
-      let since: Date | undefined;
-      if (args.StartDate !== undefined) {
-        since = new Date(args.StartDate as string);
-        if (Number.isNaN(since.getTime())) throw new SealpostError("INVALID_ARGUMENT", `-StartDate '${String(args.StartDate)}' is not a date (e.g. 2026-11-29 or 2026-11-29T09:00:00Z).`);
-      }
-      let limit: number | undefined;
-      if (args.ResultSize !== undefined) {
-        limit = /^unlimited$/i.test(String(args.ResultSize)) ? 1_000_000 : Number(args.ResultSize);
-        if (!Number.isInteger(limit) || limit < 1) throw new SealpostError("INVALID_ARGUMENT", `-ResultSize '${String(args.ResultSize)}' is not valid: give a positive number or Unlimited.`);
-      }
-      return ctx.api.fleet.auditLog({ ...(since ? { since } : {}), ...(limit ? { limit } : {}) });
+      return ctx.api.fleet.adminAuditLog(auditQuery(args));
     },
   },
 ];

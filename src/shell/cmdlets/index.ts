@@ -1,5 +1,6 @@
 // Every cmdlet the management shell knows.
 import type { CmdletDef } from "../shell.js";
+import { accountCmdlets } from "./accounts.js";
 import { certificateCmdlets } from "./certificates.js";
 import { connectorCmdlets } from "./connectors.js";
 import { counterCmdlets } from "./counters.js";
@@ -16,6 +17,6 @@ import { utilityCmdlets } from "./util.js";
 
 export function allCmdlets(): CmdletDef[] {
   const list: CmdletDef[] = [];
-  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...transportServerCmdlets, ...connectorCmdlets, ...sendConnectorCmdlets, ...queueCmdlets, ...logCmdlets, ...fleetCmdlets, ...mailflowCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
+  list.push(...certificateCmdlets, ...trustCmdletsAll, ...partnerCmdlets, ...transportCmdlets, ...transportServerCmdlets, ...connectorCmdlets, ...sendConnectorCmdlets, ...queueCmdlets, ...logCmdlets, ...fleetCmdlets, ...accountCmdlets, ...mailflowCmdlets, ...counterCmdlets, ...utilityCmdlets(() => list));
   return list;
 }
