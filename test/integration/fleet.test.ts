@@ -124,8 +124,12 @@ describe("the fleet: one organization store, two edges", () => {
       assert.equal(s.AppliedVersion, s.CurrentVersion);
       assert.equal(s.Status, "InSync");
     }
-    const audit = parseFormatList(await org("Get-AdminAuditLog -ResultSize 3 | Format-List"));
-    assert.equal(audit[0]?.CmdletParameters, "Set-TransportConfig -TLSReceiveDomainSecureList woodgrovebank.com");
+    // The admin audit log lives in the organization store: the change, by whom, from where.
+    const audit = parseFormatList(await org("Get-AdminAuditLog -Cmdlets Set-TransportConfig -ResultSize 3 | Format-List"));
+    assert.equal(audit[0]?.CmdletName, "Set-TransportConfig");
+    assert.equal(audit[0]?.CmdletParameters, "{TLSReceiveDomainSecureList=woodgrovebank.com}");
+    assert.equal(audit[0]?.Succeeded, "True");
+    assert.equal(audit[0]?.Via, "shell");
     assert.ok((edges[0] as RunningServer).metric("sealpost_org_store_reachable").then((v) => assert.equal(v, 1)));
   });
 
