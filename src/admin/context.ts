@@ -1,7 +1,6 @@
 // Opens what one server's admin API works on: its data folder, its SQLite
 // database, its certificate store and the organization store.
 import os from "node:os";
-import path from "node:path";
 import { IssuerFetchCache } from "../pki/trust/aia.js";
 import { createHash } from "node:crypto";
 import { IntermediateCache } from "../pki/trust/intermediate-cache.js";
@@ -92,12 +91,12 @@ export function openServerContext(root: string, opts: { now?: () => Date; org?: 
   let stale = false;
   let recheck: Promise<void> | undefined;
   // Intermediates from verified chains, shared by every process of this server (see intermediate-cache.ts).
-  const learned = new IntermediateCache({ dir: path.join(dir.root, "trust-cache", "intermediates") });
+  const learned = new IntermediateCache({ dir: dir.intermediatesDir });
   // Every fetch made on a certificate's say-so (AIA, CRL, OCSP) obeys this server's outbound fetch policy.
   const fetcher = httpFetcher({ policy: () => outboundFetchPolicyOf(cachedTransportServerSettings(db)) });
   const issuers = new IssuerFetchCache(fetcher, { now });
   const revocation = new RevocationChecker({
-    cacheDir: path.join(dir.root, "revocation"),
+    cacheDir: dir.revocationDir,
     now,
     fetcher,
     maxAgeMs: () => cachedTransportServerSettings(db).revocationCacheMaxAge * 1000,

@@ -1,6 +1,12 @@
-// The server's data folder and its layout (docs/data-folder.md):
-//   DIR/sealpost.db     local SQLite store (server data + local org config)
-//   DIR/keys/           private keys, one PKCS#8 PEM file each, mode 0600
+// The server's data folder and its layout (docs/data-folder.md). DataDir
+// names every path in it; nothing else spells them:
+//   DIR/sealpost.db                      local SQLite store (server data + local org config)
+//   DIR/keys/                            private keys, one PKCS#8 PEM file each, mode 0600
+//   DIR/queue/spool/, DIR/queue/outbound.db   the durable spool, the outbound queue
+//   DIR/maildir/                         local mailboxes
+//   DIR/logs/protocol/{SmtpReceive,SmtpSend}/, DIR/logs/tracking/   protocol logs, message tracking
+//   DIR/revocation/, DIR/trust-cache/intermediates/   the trust layer's caches
+//   DIR/admin.token, DIR/admin.address, DIR/shell_history
 // The folder and every folder in it are private (0700), every file in it
 // 0600, whoever made them: ensure() tightens what it finds looser (a folder
 // made by hand with mode 0755, files of an earlier release), and the files
@@ -16,6 +22,7 @@ export function resolveDataDir(option: string | undefined, env: NodeJS.ProcessEn
   return path.resolve(option ?? env.SEALPOST_DATA ?? DEFAULT_DATA_DIR);
 }
 
+/** The data folder: its root and every path in it. */
 export class DataDir {
   readonly root: string;
 
@@ -29,6 +36,54 @@ export class DataDir {
 
   get keysDir(): string {
     return path.join(this.root, "keys");
+  }
+
+  /** The spool's and the outbound queue's folder (the Spool keeps its segments in spool/ below it). */
+  get queueDir(): string {
+    return path.join(this.root, "queue");
+  }
+
+  get spoolDir(): string {
+    return path.join(this.queueDir, "spool");
+  }
+
+  get outboundDbFile(): string {
+    return path.join(this.queueDir, "outbound.db");
+  }
+
+  get maildirRoot(): string {
+    return path.join(this.root, "maildir");
+  }
+
+  get trackingLogDir(): string {
+    return path.join(this.root, "logs", "tracking");
+  }
+
+  /** One direction's protocol logs. */
+  protocolLogDir(kind: "receive" | "send"): string {
+    return path.join(this.root, "logs", "protocol", kind === "receive" ? "SmtpReceive" : "SmtpSend");
+  }
+
+  /** Cached CRLs and OCSP answers. */
+  get revocationDir(): string {
+    return path.join(this.root, "revocation");
+  }
+
+  /** Intermediate CA certificates learned from partners' chains and AIA. */
+  get intermediatesDir(): string {
+    return path.join(this.root, "trust-cache", "intermediates");
+  }
+
+  get adminTokenFile(): string {
+    return path.join(this.root, "admin.token");
+  }
+
+  get adminAddressFile(): string {
+    return path.join(this.root, "admin.address");
+  }
+
+  get shellHistoryFile(): string {
+    return path.join(this.root, "shell_history");
   }
 
   /** Creates the folder and its private subfolders if missing; makes what is there private (folders 0700, files 0600). */
@@ -141,3 +196,10 @@ export function writeFileDurable(file: string, data: string | Buffer, mode = 0o6
     closeSync(dfd);
   }
 }
+
+/** The data folder's paths, by its root (a folder that need not exist yet). */
+export function dataFolder(root: string): DataDir {
+  return new DataDir(root);
+}
+
+export { DataDir as DataFolder };

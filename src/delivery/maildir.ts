@@ -16,11 +16,12 @@ import { lstat, mkdir, readdir, rename, unlink } from "node:fs/promises";
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import path from "node:path";
+import { dataFolder } from "../config/datadir.js";
 import { SealpostError } from "../errors/errors.js";
 
 /** The Maildir root inside a data folder. */
 export function maildirRoot(dataDir: string): string {
-  return path.join(path.resolve(dataDir), "maildir");
+  return dataFolder(dataDir).maildirRoot;
 }
 
 const SAFE = /^[a-z0-9._+-]$/;

@@ -7,7 +7,6 @@
 // and what to fix.
 import { normalizeAddress } from "../org/validate.js";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import type { ServerContext } from "../admin/context.js";
 import { rfc5322Date } from "../message/headers.js";
 import { certificateNames } from "../pki/certs.js";
@@ -110,8 +109,8 @@ export async function testMailflow(ctx: ServerContext, target: string, opts: { d
   };
   const root = ctx.dir.root;
   const store = OutboundStore.inDataDir(root);
-  const tracking = new MessageTracking({ dir: path.join(root, "logs", "tracking") });
-  const protocolLog = new ProtocolLog({ dir: path.join(root, "logs", "protocol", "SmtpSend"), kind: "send" });
+  const tracking = new MessageTracking({ dir: ctx.dir.trackingLogDir });
+  const protocolLog = new ProtocolLog({ dir: ctx.dir.protocolLogDir("send"), kind: "send" });
   const manager = new OutboundManager({ ctx, store, tracking, protocolLog, settings: () => outboundSettings(ctx.db), log: () => undefined });
   let verified: Verified | undefined;
   try {

@@ -3,7 +3,6 @@
 // mailbox or out through the outbound queue, with a DSN tracking event.
 import { addressDomain } from "../message/address.js";
 import { acceptedDomainFor, mailboxFor } from "../policy/recipient.js";
-import path from "node:path";
 import type { ServerContext } from "../admin/context.js";
 import { deliverToMaildir } from "../delivery/maildir.js";
 import { buildDsn, type DsnRecipient } from "../dsn/report.js";
@@ -119,7 +118,7 @@ export class Reports {
         return;
       }
       const at = mailbox.lastIndexOf("@");
-      await deliverToMaildir(path.join(ctx.dir.root, "maildir"), mailbox.slice(at + 1).toLowerCase(), mailbox.slice(0, at), message, { prepend: Buffer.from(`Return-Path: <>\r\nDelivered-To: ${rcpt}\r\n`) });
+      await deliverToMaildir(ctx.dir.maildirRoot, mailbox.slice(at + 1).toLowerCase(), mailbox.slice(0, at), message, { prepend: Buffer.from(`Return-Path: <>\r\nDelivered-To: ${rcpt}\r\n`) });
       return;
     }
     const envelope: SpoolEnvelope = {

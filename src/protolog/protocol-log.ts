@@ -4,7 +4,7 @@
 // protocolLogDir), files RECVyyyymmdd-n.log / SENDyyyymmdd-n.log, a W3C-style
 // header, one CSV row (RFC 4180 quoting, CRLF line ends) per event.
 // Rotation, retention and the per-process file numbering are RotatingFile's.
-import path from "node:path";
+import { dataFolder } from "../config/datadir.js";
 import { RotatingFile } from "./rotating-file.js";
 
 export type ProtocolLogKind = "receive" | "send";
@@ -26,7 +26,7 @@ export const PROTOCOL_LOG_FIELDS = "date-time,connector-id,session-id,sequence-n
 
 /** The folder of one direction's protocol log inside a data folder. */
 export function protocolLogDir(dataDir: string, kind: ProtocolLogKind): string {
-  return path.join(path.resolve(dataDir), "logs", "protocol", kind === "receive" ? "SmtpReceive" : "SmtpSend");
+  return dataFolder(dataDir).protocolLogDir(kind);
 }
 
 /** RFC 4180: a field holding a comma, quote, CR or LF is quoted, its quotes doubled. */

@@ -3,7 +3,7 @@
 // daily/size rotation, retention and per-process file numbering as the
 // protocol log (RotatingFile). JSON.stringify escapes CR/LF, so an event is
 // always exactly one line whatever an address or a subject contains.
-import path from "node:path";
+import { dataFolder } from "../config/datadir.js";
 import { RotatingFile } from "./rotating-file.js";
 
 export type TrackingEventId = "RECEIVE" | "DELIVER" | "FAIL" | "DEFER" | "SEND" | "DSN" | "DROP";
@@ -29,7 +29,7 @@ export interface TrackingEvent {
 
 /** The tracking log folder inside a data folder. */
 export function trackingLogDir(dataDir: string): string {
-  return path.join(path.resolve(dataDir), "logs", "tracking");
+  return dataFolder(dataDir).trackingLogDir;
 }
 
 export class MessageTracking {

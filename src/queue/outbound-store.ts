@@ -16,7 +16,7 @@
 import { addressDomain } from "../message/address.js";
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
-import { ensurePrivateFile } from "../config/datadir.js";
+import { dataFolder, ensurePrivateFile } from "../config/datadir.js";
 import path from "node:path";
 import { SealpostError } from "../errors/errors.js";
 import type { SpoolEnvelope } from "./spool.js";
@@ -187,7 +187,7 @@ export class OutboundStore {
   }
 
   static inDataDir(root: string): OutboundStore {
-    return new OutboundStore(path.join(root, "queue", "outbound.db"));
+    return new OutboundStore(dataFolder(root).outboundDbFile);
   }
 
   /**

@@ -4,7 +4,6 @@
 // (connectors, lists, certificates) to new sessions within a second, without
 // a restart and without touching sessions in progress.
 import net from "node:net";
-import path from "node:path";
 import { openServerContext, type ServerContext } from "../admin/context.js";
 import { SealpostError } from "../errors/errors.js";
 import { LocalDelivery, type LocalSink } from "../delivery/local.js";
@@ -79,12 +78,12 @@ export class EdgeProcess {
 
   constructor(private readonly opts: EdgeOptions) {
     this.ctx = openServerContext(opts.dataDir);
-    this.spool = new Spool({ dir: path.join(this.ctx.dir.root, "queue") });
-    this.tracking = new MessageTracking({ dir: path.join(this.ctx.dir.root, "logs", "tracking") });
-    this.protocolLog = new ProtocolLog({ dir: path.join(this.ctx.dir.root, "logs", "protocol", "SmtpReceive"), kind: "receive" });
+    this.spool = new Spool({ dir: this.ctx.dir.queueDir });
+    this.tracking = new MessageTracking({ dir: this.ctx.dir.trackingLogDir });
+    this.protocolLog = new ProtocolLog({ dir: this.ctx.dir.protocolLogDir("receive"), kind: "receive" });
     this.outbound = OutboundStore.inDataDir(this.ctx.dir.root);
     this.delivery = new LocalDelivery({
-      maildirRoot: path.join(this.ctx.dir.root, "maildir"),
+      maildirRoot: this.ctx.dir.maildirRoot,
       spool: this.spool,
       tracking: this.tracking,
       serverName: this.ctx.serverName,

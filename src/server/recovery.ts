@@ -15,7 +15,7 @@
 // copy (DeliveredIndex) and does not write it again — counted in
 // sealpost_spool_recovery_already_delivered_total and logged. Relay
 // recipients are queued by spool id (a no-op when already queued).
-import path from "node:path";
+import { dataFolder } from "../config/datadir.js";
 import { LocalDelivery, type LocalSink } from "../delivery/local.js";
 import { DeliveredIndex } from "../delivery/maildir.js";
 import type { LineLog } from "../log/logger.js";
@@ -50,8 +50,8 @@ export class SpoolRecovery {
   private closed = false;
 
   constructor(private readonly opts: SpoolRecoveryOptions) {
-    this.queueDir = path.join(opts.root, "queue");
-    this.maildir = path.join(opts.root, "maildir");
+    this.queueDir = dataFolder(opts.root).queueDir;
+    this.maildir = dataFolder(opts.root).maildirRoot;
     this.spool = new Spool({ dir: this.queueDir });
     this.delivery = new LocalDelivery({
       maildirRoot: this.maildir,
