@@ -60,6 +60,19 @@ async function withWoodgrove(cert: IssuedCert | undefined, chain: string[] = [])
   return client;
 }
 
+/**
+ * Waits until the edge's own watch has applied the configuration as committed now (its snapshot's
+ * version is the store's), instead of sleeping for longer than the watch interval.
+ */
+async function applied(): Promise<void> {
+  const committed = String(await edge.ctx.org.version());
+  const end = Date.now() + 5000;
+  while (edge.snapshot().version !== committed) {
+    if (Date.now() > end) throw new Error(`the edge did not apply configuration version ${committed} (it has ${edge.snapshot().version})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const MSG = (id: string, extra = "") => `${extra}From: a@woodgrovebank.com\r\nTo: alice@contoso.com\r\nSubject: ${id}\r\nMessage-ID: <${id}@woodgrovebank.com>\r\n\r\nHello ${id}\r\n`;
 
 before(async () => {
@@ -187,14 +200,14 @@ describe("inbound Domain Security", () => {
     const api = AdminApi.open(dataDir);
     await api.partners.set("woodgrovebank.com", { allowedIssuers: { replace: [Buffer.from(fabrikam.certPem)] } });
     await api.close();
-    await new Promise((r) => setTimeout(r, 400));
+    await applied();
     const c = await withWoodgrove(wg, [woodgrove.certPem]);
     assert.match((await c.cmd("MAIL FROM:<a@woodgrovebank.com>")).text, /^451 4\.7\.5 Domain security: The certificate was issued by CN=Woodgrove Issuing CA, O=Woodgrove Bank \(key SHA-256 [0-9A-F]{64}\), which is not among the allowed issuers for woodgrovebank\.com \(CN=Fabrikam Issuing CA, O=Fabrikam; pinned by key\)/);
     await c.quit();
     const api2 = AdminApi.open(dataDir);
     await api2.partners.set("woodgrovebank.com", { allowedIssuers: { replace: [] } });
     await api2.close();
-    await new Promise((r) => setTimeout(r, 400));
+    await applied();
   });
 
   test("5. a valid Fabrikam certificate sending as woodgrovebank.com is refused; as fabrikam.com accepted unmarked", async () => {
@@ -302,7 +315,7 @@ describe("inbound Domain Security", () => {
     const api = AdminApi.open(dataDir);
     await api.partners.set("woodgrovebank.com", { mode: "ReportOnly" });
     await api.close();
-    await new Promise((r) => setTimeout(r, 400));
+    await applied();
     const before = await counter(metrics.wouldRefuse, { partner: "woodgrovebank.com" });
     const { client } = await TestSmtpClient.connect(host, PORT);
     await client.cmd("EHLO mail.woodgrovebank.com");
@@ -314,14 +327,14 @@ describe("inbound Domain Security", () => {
     const api2 = AdminApi.open(dataDir);
     await api2.partners.set("woodgrovebank.com", { mode: "Enforce" });
     await api2.close();
-    await new Promise((r) => setTimeout(r, 400));
+    await applied();
   });
 
   test("a configuration change applies to the next session without a restart", async () => {
     const api = AdminApi.open(dataDir);
     await api.transport.setConfig({ domainSecureRefusal: "Permanent" });
     await api.close();
-    await new Promise((r) => setTimeout(r, 1000));
+    await applied();
     const { client } = await TestSmtpClient.connect(host, PORT);
     await client.cmd("EHLO mail.woodgrovebank.com");
     assert.equal((await client.cmd("MAIL FROM:<a@woodgrovebank.com>")).text, "530 5.7.0 Must issue a STARTTLS command first");
@@ -329,6 +342,6 @@ describe("inbound Domain Security", () => {
     const api2 = AdminApi.open(dataDir);
     await api2.transport.setConfig({ domainSecureRefusal: "Temporary" });
     await api2.close();
-    await new Promise((r) => setTimeout(r, 400));
+    await applied();
   });
 });

@@ -266,10 +266,17 @@ describe("outbound Domain Security between two Sealpost servers", () => {
   });
 
   test("5. expiry: one non-delivery report naming the TLS reason; none with NOTIFY=NEVER", async () => {
-    await ok(cDir, "Set-TransportServer -MessageExpirationTimeout 00:00:06 -TransientFailureRetryInterval 00:00:01");
+    await ok(cDir, "Set-TransportServer -TransientFailureRetryInterval 00:00:01");
     fake.opts = { host: F, port: PORT, name: "mx.attacker.example" };
     await submit(C, "alice@mail.contoso.com", "carol@tailspintoys.com", "expire-1");
     await submit(C, "alice@mail.contoso.com", "dave@tailspintoys.com", "expire-never", " NOTIFY=NEVER");
+    // Both tried and refused for the stripped STARTTLS first (seen in the queue, not assumed after a fixed
+    // time), then made older than the expiration timeout: the next retry, a second later, gives them up.
+    await waitUntil("both messages deferred with the STARTTLS reason", async () => {
+      const msgs = parseFormatList((await ok(cDir, "Get-Message -Queue tailspintoys.com | Format-List")));
+      return ["expire-1", "expire-never"].every((s) => msgs.some((m) => m.Subject === s && /STARTTLS/.test(m.LastError ?? ""))) ? true : undefined;
+    });
+    await ok(cDir, "Set-TransportServer -MessageExpirationTimeout 00:00:01");
     const ndr = await waitUntil("a non-delivery report", () => maildir(cDir, "mail.contoso.com", "alice").find((m) => m.includes("Subject: Undelivered") || m.includes("multipart/report")), 30_000);
     assert.match(ndr, /carol@tailspintoys\.com/);
     assert.match(ndr, /STARTTLS/);
