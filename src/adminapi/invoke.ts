@@ -13,7 +13,7 @@ import { ERROR_CODES, SealpostError, errorMessage, isSealpostError, type ErrorCo
 import { checkMandatory, clientFileOf, convertValue, findParam, type BoundArgs, type ParamDef } from "../shell/binder.js";
 import type { CmdletContext, CmdletDef, ShellHost } from "../shell/shell.js";
 import { changesState } from "./cmdlet-info.js";
-import { identityOf, redactParameters } from "./door-standins.js";
+import { redactParameters } from "./redact.js";
 import type { AuditResult, Caller } from "./identity.js";
 import { mayRun } from "./roles.js";
 
@@ -171,7 +171,7 @@ export async function invokeCommand(table: readonly CmdletDef[], api: AdminApi, 
     return { error: { code: "ADMIN_NOT_INVOCABLE", message: `${def.name} belongs to the shell's language and runs in the client; it is not invoked over the admin door.` }, status: 400 };
   }
   const audited = changesState(def);
-  const identity = identityOf(api);
+  const identity = api.identity;
   const audit = async (result: AuditResult, error?: InvokeError): Promise<void> => {
     if (!audited) return;
     try {
@@ -181,7 +181,7 @@ export async function invokeCommand(table: readonly CmdletDef[], api: AdminApi, 
         from: caller.from,
         via: caller.via,
         cmdlet: def.name,
-        parameters: redactParameters(def.name, rawParams),
+        parameters: redactParameters(def, rawParams),
         result,
         ...(error ? { error: `${error.code}: ${error.message}` } : {}),
       });
@@ -227,7 +227,7 @@ export async function invokeCommand(table: readonly CmdletDef[], api: AdminApi, 
         {
           WhatIf: true,
           CmdletName: def.name,
-          Parameters: redactParameters(def.name, rawParams),
+          Parameters: redactParameters(def, rawParams),
           Message: `What if: ${def.name}${target ? ` "${target}"` : ""} would run with these parameters; nothing was changed.`,
         },
       ],

@@ -6,7 +6,9 @@
 // SIGTERM / SIGINT stop it within --shutdown-timeout in every state.
 import type { Command } from "commander";
 import { AdminApi } from "../admin/api.js";
-import { parseLoopbackAddress } from "../admin/http.js";
+import { adminBinding, parseAdminAddress } from "../adminapi/binding.js";
+import { normalizeThumbprint } from "../certstore/certstore.js";
+import { certToPem } from "../pki/certs.js";
 import { resolveDataDir } from "../config/datadir.js";
 import { SealpostError } from "../errors/errors.js";
 import { defaultWorkers, isWorker, Primary, runWorker } from "../server/cluster.js";
@@ -22,12 +24,14 @@ export function registerServeCommand(program: Command): void {
   program
     .command("serve")
     .description("run this edge server (SMTP receive connectors; admin API on loopback, default 127.0.0.1:8025)")
-    .option("--admin <ip:port>", "admin HTTP endpoint (loopback only)", "127.0.0.1:8025")
+    .option("--admin <ip:port>", "admin endpoint: plain HTTP on loopback; any other address only with --admin-cert (HTTPS)", "127.0.0.1:8025")
+    .option("--admin-cert <thumbprint|smtp>", "serve the admin endpoint over HTTPS with this certificate of the store (or smtp: the SMTP certificate)")
+    .option("--admin-host <name...>", "names the admin endpoint's Host header may carry besides its address (DNS rebinding protection)")
     .option("--workers <n>", "worker processes for the receive path (0: one process)", String(defaultWorkers()))
     .option("--sink <maildir|discard>", "local deliveries: the Maildir, or discard them after the durable spool (benchmarks, like Postfix's discard transport)", "maildir")
     .option("--log-format <json|text>", "application log on stdout: JSON lines, or text for a person (default: text on a terminal, else JSON; or SEALPOST_LOG_FORMAT)")
     .option("--shutdown-timeout <seconds>", "the longest a stop (SIGTERM, SIGINT) takes: sessions get until shortly before it to finish, then workers are killed", "30")
-    .action(async (o: { admin: string; workers: string; sink: string; logFormat?: string; shutdownTimeout: string }, cmd: Command) => {
+    .action(async (o: { admin: string; adminCert?: string; adminHost?: string[]; workers: string; sink: string; logFormat?: string; shutdownTimeout: string }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const dataDir = resolveDataDir(g.data);
       const logger = createLogger({ format: resolveLogFormat(o.logFormat), level: resolveLogLevel() });
@@ -35,7 +39,13 @@ export function registerServeCommand(program: Command): void {
         await runWorker(dataDir, logger);
         await new Promise<never>(() => undefined);
       }
-      const bind = parseLoopbackAddress(o.admin);
+      const bind = parseAdminAddress(o.admin);
+      if ("refused" in bind) throw new SealpostError("INVALID_ARGUMENT", `--admin: ${bind.reason}`);
+      const decision = adminBinding(bind, { certificate: o.adminCert !== undefined });
+      if ("refused" in decision) throw new SealpostError("ADMIN_HTTPS_REQUIRED", decision.reason);
+      for (const n of o.adminHost ?? []) {
+        if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/i.test(n)) throw new SealpostError("INVALID_ARGUMENT", `--admin-host '${n.slice(0, 100)}' is not a host name.`);
+      }
       const workers = Number(o.workers);
       if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
         throw new SealpostError("INVALID_ARGUMENT", `--workers '${o.workers}' is not valid: give 0 to 64.`);
@@ -95,7 +105,8 @@ export function registerServeCommand(program: Command): void {
       let failure: unknown;
       let refresher: NodeJS.Timeout | undefined;
       if (!signalled) {
-        primary = new Primary(api, { dataDir, admin: bind, workers, ...(o.sink === "discard" ? { sink: "discard" as const } : {}), logger, shutdownTimeoutMs });
+        const adminTls = o.adminCert !== undefined ? adminCredentials(api, o.adminCert) : undefined;
+        primary = new Primary(api, { dataDir, admin: bind, ...(adminTls ? { adminTls } : {}), ...(o.adminHost ? { adminHosts: o.adminHost } : {}), workers, ...(o.sink === "discard" ? { sink: "discard" as const } : {}), logger, shutdownTimeoutMs });
         const started = primary.start();
         const outcome = await Promise.race([started.then(() => "started" as const), stopSignal.then(() => "signal" as const)]).catch((e: unknown) => {
           failure = e;
@@ -125,4 +136,16 @@ export async function ensureDefaultCertificate(api: AdminApi): Promise<string | 
   if (api.ctx.certs.certificateFor(api.serverName, api.ctx.now())) return undefined;
   const r = await api.certificates.newCertificate({ generateRequest: false, keySize: "P-256", services: ["SMTP"] });
   return r.certificate.Thumbprint;
+}
+
+/** The admin endpoint's HTTPS key and chain: a certificate of this server's store by thumbprint, or the SMTP certificate. */
+export function adminCredentials(api: AdminApi, which: string): { key: string; cert: string } {
+  if (/^smtp$/i.test(which)) {
+    const c = api.ctx.certs.tlsCredentialsFor(api.serverName, api.ctx.now());
+    if (!c) throw new SealpostError("NOT_FOUND", "--admin-cert smtp: this server has no certificate enabled for SMTP.");
+    return { key: c.key, cert: c.cert };
+  }
+  const c = api.ctx.certs.require(normalizeThumbprint(which));
+  if (!c.hasPrivateKey) throw new SealpostError("NO_PRIVATE_KEY", `--admin-cert: the certificate ${c.thumbprint} has no private key on this server.`);
+  return { key: api.ctx.certs.readPrivateKey(c.thumbprint), cert: [c.der, ...c.chain].map(certToPem).join("") };
 }

@@ -33,7 +33,7 @@ export function startServe(dataDir: string, opts: { workers?: number; env?: Node
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30_000);
     const onOut = (d: Buffer) => {
       out += d.toString();
-      const m = /admin API http:\/\/([\d.]+:\d+)/.exec(out);
+      const m = /admin API https?:\/\/([\d.]+:\d+)/.exec(out);
       if (m && !started) {
         started = true;
         clearTimeout(timer);

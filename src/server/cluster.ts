@@ -26,6 +26,9 @@ import { SpoolRecovery } from "./recovery.js";
 export interface ServeOptions {
   dataDir: string;
   admin: LoopbackAddress;
+  /** HTTPS for the admin endpoint (required off loopback: see adminapi/binding.ts), and the names its Host header may carry. */
+  adminTls?: { key: string; cert: string };
+  adminHosts?: string[];
   /** 0: everything in this one process. */
   workers: number;
   /** Local deliveries: the Maildir (default) or "discard" (benchmarks). */
@@ -156,15 +159,18 @@ export class Primary {
     this.bail();
     const aggregator = this.aggregator;
     this.http = await startAdminHttp(api, opts.admin, {
+      ...(opts.adminTls ? { tls: opts.adminTls } : {}),
+      ...(opts.adminHosts ? { hostNames: opts.adminHosts } : {}),
+      log: (m) => logger.warn(m),
       metrics: async () => `${aggregator ? await aggregator.clusterMetrics() : await client.register.metrics()}\n${await primaryRegistry.metrics()}`,
     });
     this.bail();
-    // The one secret the log ever shows: on its own line, at first start only; masked in every other line.
-    if (this.http.newToken) logger.announceSecret(`Admin API token (shown once, stored in ${this.http.tokenFile} with mode 0600)`, "admin_token", this.http.newToken);
+    // The first-start token is not printed: the log says where it is (it belongs to the built-in local-admin).
+    if (this.http.newToken) logger.info(`Admin API token created for local-admin: read it from ${this.http.tokenFile} (mode 0600)`, { local_admin_file: this.http.tokenFile });
     const listening = this.edge ? this.edge.addresses().map((a) => a.binding).join(", ") : "(workers)";
-    logger.info(`Sealpost ${api.serverName}: data ${root}, SMTP ${listening}, admin API http://${this.http.address}, ${opts.workers === 0 ? "single process" : `${opts.workers} worker(s)`}${opts.sink === "discard" ? ", local deliveries DISCARDED (--sink discard)" : ""}`, {
+    logger.info(`Sealpost ${api.serverName}: data ${root}, SMTP ${listening}, admin API ${this.http.origin}, ${opts.workers === 0 ? "single process" : `${opts.workers} worker(s)`}${opts.sink === "discard" ? ", local deliveries DISCARDED (--sink discard)" : ""}`, {
       server: api.serverName,
-      admin_api: `http://${this.http.address}`,
+      admin_api: this.http.origin,
       workers: opts.workers,
     });
   }

@@ -1,5 +1,5 @@
 // `sealpost serve` as an administrator runs it: first start (self-signed
-// certificate, token printed once), the loopback admin endpoint, worker
+// certificate, the token's file named, never the token), the loopback admin endpoint, worker
 // processes with counters aggregated for Get-Counter, and kill -9 in the
 // middle of a stream of messages: every message that got 250 is delivered
 // after the restart.
@@ -64,19 +64,25 @@ function delivered(dir: string): string[] {
   return existsSync(nd) ? readdirSync(nd).map((f) => readFileSync(path.join(nd, f), "utf8")) : [];
 }
 
-test("first start: self-signed certificate, token printed once, authenticated loopback admin API", async () => {
+test("first start: self-signed certificate, the token's file named (the token not printed), authenticated loopback admin API", async () => {
   const { dir } = await setup("first");
   try {
     const first = await startServe(dir, 0);
     const token = readFileSync(path.join(dir, "admin.token"), "utf8").trim();
     assert.equal(statSync(path.join(dir, "admin.token")).mode & 0o777, 0o600);
-    assert.ok(first.output().includes(token), "the token is printed at first start");
+    assert.ok(!first.output().includes(token), "the token is not printed");
+    assert.ok(first.output().includes(path.join(dir, "admin.token")), "the log says where the token is");
     assert.match(first.output(), /Created a self-signed certificate [0-9A-F]{40} for edge\.example\.net/);
     const health = await fetch(`http://${first.address}/health`);
     assert.deepEqual(await health.json(), { status: "ok", server: "edge.example.net" });
-    assert.equal((await fetch(`http://${first.address}/api/certificates`)).status, 401);
+    assert.equal((await fetch(`http://${first.address}/adminapi/v1/CmdletInfo`)).status, 401);
     assert.equal((await fetch(`http://${first.address}/metrics`, { headers: { authorization: "Bearer wrong" } })).status, 401);
-    const certs = (await (await fetch(`http://${first.address}/api/certificates`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ Services: string; CertificateDomains: string[] }>;
+    const invoked = await fetch(`http://${first.address}/adminapi/v1/InvokeCommand`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, origin: `http://${first.address}`, "content-type": "application/json" },
+      body: JSON.stringify({ CmdletInput: { CmdletName: "Get-ExchangeCertificate" } }),
+    });
+    const certs = ((await invoked.json()) as { value: Array<{ Services: string; CertificateDomains: string[] }> }).value;
     assert.equal(certs[0]?.Services, "SMTP");
     assert.deepEqual(certs[0]?.CertificateDomains, ["edge.example.net"]);
     assert.equal(await first.stop(), 0);

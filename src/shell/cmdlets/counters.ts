@@ -1,6 +1,6 @@
 // Get-Counter: the server's counters as Exchange names them, read from the
 // running server (its admin endpoint aggregates every worker).
-import { callRunningServer } from "../../admin/http.js";
+import { callRunningServer } from "../../adminapi/local-server.js";
 import { SealpostError } from "../../errors/errors.js";
 import { EXCHANGE_COUNTERS, totalsFromExposition } from "../../metrics/counters.js";
 import type { CmdletDef } from "../shell.js";

@@ -27,17 +27,12 @@ const VIEW = caller(["View-Only Organization Management"], "victor");
 before(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), "sealpost-invoke-"));
   api = await AdminApi.openWithDefaults(path.join(work, "data"));
-  // Observe what the door records, whatever store sits behind api.identity.
-  const holder = api as unknown as { identity?: { recordAudit(r: AdminAuditRecord): Promise<void> } };
-  const real = holder.identity;
-  const recorder = {
-    recordAudit: async (r: AdminAuditRecord) => {
-      audit.push(r);
-      await real?.recordAudit(r);
-    },
+  // Observe what the door records (and let the identity store record it too).
+  const original = api.identity.recordAudit.bind(api.identity);
+  api.identity.recordAudit = async (r: AdminAuditRecord) => {
+    audit.push(r);
+    await original(r);
   };
-  if (real) real.recordAudit = recorder.recordAudit;
-  else Object.defineProperty(api, "identity", { value: recorder, configurable: true });
 });
 
 after(async () => {
