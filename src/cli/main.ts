@@ -10,6 +10,7 @@ import { allCmdlets } from "../shell/cmdlets/index.js";
 import { runInteractive } from "../shell/repl.js";
 import { Shell } from "../shell/shell.js";
 import { splitScript } from "../shell/parser.js";
+import { registerAdminUserCommands } from "./admin-user.js";
 import { registerCertCommands } from "./cert.js";
 import { readCounters } from "../shell/cmdlets/counters.js";
 import { formatList, formatTable } from "../shell/format.js";
@@ -18,6 +19,7 @@ import { registerOrgCommands } from "./org.js";
 import { registerPartnerCommands } from "./partner.js";
 import { registerQueueCommands } from "./queue.js";
 import { registerSendConnectorCommands } from "./send-connector.js";
+import { registerRemoteCommands, runRemoteShell } from "./remote.js";
 import { registerServeCommand } from "./serve.js";
 import { registerServerCommands } from "./server.js";
 import { registerTrustCommands } from "./trust.js";
@@ -36,6 +38,7 @@ export function buildProgram(): Command {
     .option("--json", "print results as JSON (for scripts)")
     .option("--org <url>", "the organization store (PostgreSQL URL) for organization-wide settings (default: $SEALPOST_ORG)")
     .option("--org-file <file>", "a file holding the organization store's URL (default: $SEALPOST_ORG_FILE)")
+    .option("--server <url>", "a running server's admin endpoint (https://host:port): shell, login and logout go there over HTTP")
     .showHelpAfterError()
     .exitOverride();
 
@@ -56,6 +59,7 @@ export function buildProgram(): Command {
     .addOption(new Option("-c, --command <line>", "run one command line and exit"))
     .addOption(new Option("-f, --file <file>", "run a script: one command a line, # comments"))
     .action(async (opts: { command?: string; file?: string }, cmd: Command) => {
+      if (cmd.optsWithGlobals<{ server?: string }>().server !== undefined) return runRemoteShell(opts, cmd);
       await withApi(cmd, async (api) => {
         if (opts.command === undefined && opts.file === undefined) {
           await runInteractive((io) => new Shell({ ...makeShellHost(api), ...io }, allCmdlets()), api.ctx.dir.root, api.serverName);
@@ -95,11 +99,13 @@ export function buildProgram(): Command {
   registerTrustCommands(program);
   registerPartnerCommands(program);
   registerServeCommand(program);
+  registerRemoteCommands(program);
   registerServerCommands(program);
   registerQueueCommands(program);
   registerSendConnectorCommands(program);
   registerLogCommands(program);
   registerOrgCommands(program);
+  registerAdminUserCommands(program);
   program
     .command("demo")
     .description("run the seed scenario on loopback: a test PKI, DNS, Contoso's two edges on one organization store, Woodgrove's edge; mail both ways and what must fail")
