@@ -1,8 +1,13 @@
 // Where a domain's mail goes on a route: the send connector's smart hosts,
 // or the domain's mail hosts from DNS (MX in preference order, random within a
 // preference, the implicit MX; Null MX and a missing domain are permanent).
-import { resolveMailHosts, type MailResolver } from "../dns/resolver.js";
+import { createResolver, resolveMailHosts, type MailResolver } from "../dns/resolver.js";
 import type { Route } from "../policy/outbound.js";
+
+/** The resolver for outbound lookups: this server's ExternalDNSServers, or the system's when there are none. */
+export function defaultResolver(servers: string[]): MailResolver {
+  return createResolver(servers.length > 0 ? servers : undefined, { timeoutMs: 5000, tries: 2 });
+}
 
 /** A host to connect to: the name (SNI, logs) and its addresses in order. */
 export interface Target {

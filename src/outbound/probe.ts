@@ -1,13 +1,15 @@
 // Test-Mailflow: one probe message through the real send path — the same
 // connector choice, DNS lookups, session, TLS and Domain Security checks as
-// the queue manager (it uses the manager's own routing and connect()) — and
+// the queue manager (it uses the same routing, hosts.ts and the delivery's connect()) — and
 // a report of what happened: the next hop, TLS version and cipher, the
 // server's certificate, each check with its result, whether the delivery was
 // domain-secured, the time it took, and, when something failed, which check
 // and what to fix.
 import { normalizeAddress } from "../org/validate.js";
 import { randomBytes } from "node:crypto";
-import type { ServerContext } from "../admin/context.js";
+import type { CertificateStore } from "../certstore/certstore.js";
+import type { DataDir } from "../config/datadir.js";
+import type { Db } from "../store/sqlite.js";
 import { rfc5322Date } from "../message/headers.js";
 import { certificateNames } from "../pki/certs.js";
 import { parseCert } from "../pki/trust/parsed.js";
@@ -16,7 +18,10 @@ import { planOutbound } from "../policy/outbound.js";
 import { ProtocolLog } from "../protolog/protocol-log.js";
 import { MessageTracking } from "../protolog/tracking.js";
 import { OutboundStore } from "../queue/outbound-store.js";
-import { OutboundManager, type HostAttempt, type Verified } from "./manager.js";
+import type { OutboundContext } from "./context.js";
+import { SessionDelivery, type HostAttempt, type Verified } from "./delivery.js";
+import { defaultResolver, targetsFor } from "./hosts.js";
+import { Reports } from "./reports.js";
 import { outboundSettings } from "./settings.js";
 
 export interface MailflowCheck {
@@ -69,13 +74,20 @@ function checksOf(list: Check[]): MailflowCheck[] {
 }
 
 /** The sender of the probe: postmaster at an authoritative domain our certificate names, if there is one. */
-async function defaultSender(ctx: ServerContext, certNames: string[]): Promise<string> {
+async function defaultSender(ctx: MailflowContext, certNames: string[]): Promise<string> {
   const domains = (await ctx.org.listAcceptedDomains()).filter((d) => d.domainType === "Authoritative" && !d.domainName.startsWith("*."));
   const named = domains.find((d) => certNames.includes(d.domainName));
   return `postmaster@${(named ?? domains[0])?.domainName ?? ctx.serverName}`;
 }
 
-export async function testMailflow(ctx: ServerContext, target: string, opts: { detailed?: boolean; from?: string } = {}): Promise<MailflowReport> {
+/** What Test-Mailflow needs from the server (the admin context satisfies it). */
+export type MailflowContext = Omit<OutboundContext, "certs" | "dir"> & {
+  certs: Pick<CertificateStore, "tlsCredentialsFor" | "get" | "certificateFor">;
+  dir: Pick<DataDir, "root" | "maildirRoot" | "trackingLogDir" | "protocolLogDir">;
+  db: Db;
+};
+
+export async function testMailflow(ctx: MailflowContext, target: string, opts: { detailed?: boolean; from?: string } = {}): Promise<MailflowReport> {
   const started = Date.now();
   // Administrator's input: UTS #46 mapping (fullwidth, case) to the A-label the queue uses too.
   const { domain } = normalizeAddress("TargetEmailAddress", target);
@@ -111,7 +123,8 @@ export async function testMailflow(ctx: ServerContext, target: string, opts: { d
   const store = OutboundStore.inDataDir(root);
   const tracking = new MessageTracking({ dir: ctx.dir.trackingLogDir });
   const protocolLog = new ProtocolLog({ dir: ctx.dir.protocolLogDir("send"), kind: "send" });
-  const manager = new OutboundManager({ ctx, store, tracking, protocolLog, settings: () => outboundSettings(ctx.db), log: () => undefined });
+  const quiet = (): void => undefined;
+  const delivery = new SessionDelivery({ ctx, store, tracking, protocolLog, reports: new Reports({ ctx, store, tracking, log: quiet }), log: quiet });
   let verified: Verified | undefined;
   try {
     const settings = outboundSettings(ctx.db);
@@ -134,10 +147,10 @@ export async function testMailflow(ctx: ServerContext, target: string, opts: { d
     const fqdn = connector.fqdn ?? ctx.serverName;
     const own = ctx.certs.certificateFor(fqdn, ctx.now());
     report.OurCertificateThumbprint = own?.thumbprint ?? "";
-    const targets = await manager.targets(domain, plan.route, settings);
+    const targets = await targetsFor(domain, plan.route, defaultResolver(settings.externalDnsServers));
     if (targets.kind !== "ok") return done({ Message: targets.reason, Fix: targets.kind === "temporary" ? "Check the DNS servers this server uses (Get-TransportServer | FL ExternalDNSServers) and the domain's MX records." : `${domain} cannot receive mail (${targets.reason}).` });
     transcript.push(`* hosts: ${targets.targets.map((t) => `${t.name} [${t.addresses.join(", ")}]:${t.port}`).join("; ")}`);
-    const got = await manager.connect(domain, plan, targets.targets, settings, { transcript: (e, d, c) => transcript.push(`${e} ${d}${c ? ` (${c})` : ""}`), attempts });
+    const got = await delivery.connect(domain, plan, targets.targets, settings, { transcript: (e, d, c) => transcript.push(`${e} ${d}${c ? ` (${c})` : ""}`), attempts });
     const last = attempts[attempts.length - 1];
     if (last) {
       report.NextHop = `${last.host} [${last.address}]:${last.port}`;

@@ -3,7 +3,7 @@
 // mailbox or out through the outbound queue, with a DSN tracking event.
 import { addressDomain } from "../message/address.js";
 import { acceptedDomainFor, mailboxFor } from "../policy/recipient.js";
-import type { ServerContext } from "../admin/context.js";
+import type { OutboundContext } from "./context.js";
 import { deliverToMaildir } from "../delivery/maildir.js";
 import { buildDsn, type DsnRecipient } from "../dsn/report.js";
 import type { MessageTracking } from "../protolog/tracking.js";
@@ -42,7 +42,7 @@ export function failureRecipients(recips: QueuedRecipient[], why: DeliveryFailur
 }
 
 export class Reports {
-  constructor(private readonly opts: { ctx: ServerContext; store: OutboundStore; tracking: MessageTracking; log: (line: string) => void }) {}
+  constructor(private readonly opts: { ctx: Pick<OutboundContext, "org" | "serverName" | "dir">; store: OutboundStore; tracking: MessageTracking; log: (line: string) => void }) {}
 
   /** A non-delivery report for these recipients (those whose NOTIFY asks for one). */
   async failure(m: QueuedMessage, recips: QueuedRecipient[], why: DeliveryFailure, remoteMta: string | undefined, replies?: Array<{ address: string; response: string }>): Promise<void> {

@@ -2,7 +2,7 @@
 // read fresh before each pass so a change applies without a restart.
 import type { Db } from "../store/sqlite.js";
 import { readTransportServerSettings, retrySettingsOf } from "../settings/transport-server.js";
-import type { OutboundSettings } from "./manager.js";
+import type { OutboundSettings } from "./context.js";
 
 const limit = (v: number | "Unlimited"): number => (v === "Unlimited" ? Number.MAX_SAFE_INTEGER : v);
 

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildDsn } from "../../../src/dsn/report.js";
-import { combineHostFailures } from "../../../src/outbound/manager.js";
+import { combineHostFailures } from "../../../src/outbound/delivery.js";
 import { diagnosticFor, failureRecipients } from "../../../src/outbound/reports.js";
 import { failure, readFailure, storeFailure, type DeliveryFailure, type DeliveryFailureKind } from "../../../src/queue/delivery-failure.js";
 import type { QueuedRecipient } from "../../../src/queue/outbound-store.js";
