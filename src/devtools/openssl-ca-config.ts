@@ -4,9 +4,13 @@
  * text of the per-CA `openssl ca` configuration and per-call extension files.
  *
  * Nothing here is used by production code; Sealpost must never act as its own
- * CA in tests, so every certificate is made by the OpenSSL command line.
+ * CA in tests, so every certificate is made by the OpenSSL command line. Keys
+ * are made with Node's crypto (OpenSSL underneath, no Sealpost code) in this
+ * process: a key is no part of what the CA decides, and a child process per
+ * key was a large part of the tests' time.
  */
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -166,17 +170,44 @@ export function resolveValidity(v: Validity, defaultDays: number, backdateMs: nu
   return [notBefore, notAfter];
 }
 
-/** Generates a PKCS#8 PEM private key with `openssl genpkey`. */
+/**
+ * Writes a new PKCS#8 PEM private key (mode 0600), as `openssl genpkey` would.
+ *
+ * RSA keys take a tenth of a second or more each. With SEALPOST_TEST_KEY_POOL
+ * naming a folder (the test runner makes one per run, scripts/test.mjs), the
+ * n-th RSA key of a kind that a process asks for is the pool's n-th key of that
+ * kind, made by whichever test file asked first: keys stay distinct within a
+ * process, and a run makes each only once. EC keys cost nothing and are always new.
+ */
 export function generateKey(keyType: KeyType, outPath: string): void {
-  const algo: Record<KeyType, string[]> = {
-    rsa1024: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
-    rsa2048: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
-    rsa3072: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"],
-    "ec-p256": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-pkeyopt", "ec_param_enc:named_curve"],
+  fs.writeFileSync(outPath, keyPem(keyType), { mode: 0o600 });
+}
+
+const RSA_BITS: Partial<Record<KeyType, number>> = { rsa1024: 1024, rsa2048: 2048, rsa3072: 3072 };
+const taken = new Map<KeyType, number>();
+
+function keyPem(keyType: KeyType): string {
+  const bits = RSA_BITS[keyType];
+  if (bits === undefined && keyType !== "ec-p256") throw new Error(`Unknown key type ${String(keyType)}`);
+  const make = (): string => {
+    const { privateKey } = bits === undefined ? generateKeyPairSync("ec", { namedCurve: "P-256" }) : generateKeyPairSync("rsa", { modulusLength: bits });
+    return (privateKey as KeyObject).export({ type: "pkcs8", format: "pem" }).toString();
   };
-  const args = algo[keyType];
-  if (!args) throw new Error(`Unknown key type ${String(keyType)}`);
-  runOpenssl(["genpkey", ...args, "-out", outPath]);
+  const pool = process.env.SEALPOST_TEST_KEY_POOL;
+  if (bits === undefined || pool === undefined || pool === "") return make();
+  const n = (taken.get(keyType) ?? 0) + 1;
+  taken.set(keyType, n);
+  const file = path.join(pool, `${keyType}-${n}.pem`);
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    // Not made yet in this run: make it and leave it for the next test file (written whole, then renamed).
+  }
+  const pem = make();
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, pem, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  return pem;
 }
 
 /** Escapes a value for an OpenSSL config file (backslash, quotes, comment and variable markers). */

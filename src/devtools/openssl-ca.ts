@@ -18,7 +18,7 @@
  *   const leaf = inter.issueLeaf({ subject: "CN=mail.contoso.com", dnsNames: ["mail.contoso.com"] });
  *   ... root.cleanup();
  */
-import { createPublicKey, randomBytes } from "node:crypto";
+import { X509Certificate, createPublicKey, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -105,21 +105,18 @@ export interface PfxOptions {
 
 const HOUR = 3_600_000;
 
-/** Runs `openssl x509 -noout -fingerprint -sha1`; returns upper hex without colons. */
+/** The SHA-1 thumbprint of a certificate (PEM text or a PEM/DER file): upper hex without colons. */
 export function opensslSha1(certPemOrPath: string): string {
   return x509Info(certPemOrPath).sha1;
 }
 
+/**
+ * Thumbprint and serial, read with Node's X509Certificate (OpenSSL's parser in this process) rather than an
+ * `openssl x509` child per certificate; the unit test of this fixture checks both against `openssl x509`.
+ */
 function x509Info(certPemOrPath: string): { sha1: string; serial: string } {
-  const isPem = certPemOrPath.includes("-----BEGIN");
-  const out = runOpenssl(
-    ["x509", "-noout", "-fingerprint", "-sha1", "-serial", ...(isPem ? [] : ["-in", certPemOrPath])],
-    isPem ? { input: certPemOrPath } : {},
-  ).toString();
-  const fp = /Fingerprint=([0-9A-Fa-f:]+)/.exec(out)?.[1];
-  const serial = /serial=([0-9A-Fa-f]+)/.exec(out)?.[1];
-  if (!fp || !serial) throw new Error(`Unexpected openssl x509 output: ${out}`);
-  return { sha1: fp.replace(/:/g, "").toUpperCase(), serial: serial.toUpperCase() };
+  const cert = new X509Certificate(certPemOrPath.includes("-----BEGIN") ? certPemOrPath : fs.readFileSync(certPemOrPath));
+  return { sha1: cert.fingerprint.replace(/:/g, "").toUpperCase(), serial: cert.serialNumber.toUpperCase() };
 }
 
 export class OpenSslCa {

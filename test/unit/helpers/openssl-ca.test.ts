@@ -145,6 +145,12 @@ describe("OpenSslCa", () => {
     assert.equal(x.fingerprint.replace(/:/g, ""), leaf.sha1);
     assert.equal(opensslSha1(leaf.certPath), leaf.sha1);
     assert.equal(opensslSha1(leaf.certPem), leaf.sha1);
+    // The fixture reads thumbprints and serials in process; the openssl command line must print the same.
+    for (const c of [leaf, root, inter]) {
+      const out = okOssl(["x509", "-noout", "-fingerprint", "-sha1", "-serial", "-in", c.certPath]);
+      assert.equal(/Fingerprint=([0-9A-F:]+)/.exec(out)?.[1]?.replace(/:/g, ""), c.sha1);
+      assert.equal(/serial=([0-9A-F]+)/.exec(out)?.[1], c.serial);
+    }
     assert.equal(x.ca, false);
     assert.equal(x.checkHost("contoso.com"), "contoso.com");
     assert.equal(x.checkIP("127.0.0.1"), "127.0.0.1");
@@ -422,3 +428,39 @@ function require_key(c: { keyPem?: string | undefined }) {
   assert.ok(c.keyPem);
   return createPrivateKey(c.keyPem);
 }
+
+describe("test keys (SEALPOST_TEST_KEY_POOL)", () => {
+  /** A fresh process that writes `count` keys of each kind and prints them (as a test file of the same run would). */
+  function keysOfAProcess(pool: string, out: string, count: number): { rsa: string[]; ec: string[] } {
+    const config = new URL("../../../src/devtools/openssl-ca-config.js", import.meta.url).href;
+    const script = `import { generateKey } from ${JSON.stringify(config)};
+      import { readFileSync } from "node:fs";
+      const read = (kind) => Array.from({ length: ${count} }, (_, i) => { const f = ${JSON.stringify(out)} + "-" + kind + i; generateKey(kind, f); return readFileSync(f, "utf8"); });
+      console.log(JSON.stringify({ rsa: read("rsa2048"), ec: read("ec-p256") }));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, SEALPOST_TEST_KEY_POOL: pool }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { rsa: string[]; ec: string[] };
+  }
+
+  test("distinct within a process, each RSA key made once per run, EC keys always new, files 0600", () => {
+    const pool = fs.mkdtempSync(path.join(os.tmpdir(), "sealpost-key-pool-"));
+    try {
+      const first = keysOfAProcess(pool, path.join(pool, "a"), 2);
+      const second = keysOfAProcess(pool, path.join(pool, "b"), 1);
+      assert.notEqual(first.rsa[0], first.rsa[1], "two keys of one process differ");
+      assert.equal(second.rsa[0], first.rsa[0], "the next process's first RSA key is the pool's first");
+      assert.notEqual(second.ec[0], first.ec[0]);
+      assert.notEqual(first.ec[0], first.ec[1]);
+      for (const pem of [...first.rsa, ...first.ec]) {
+        assert.match(pem, /^-----BEGIN PRIVATE KEY-----\n/);
+        createPrivateKey(pem);
+      }
+      assert.equal(createPrivateKey(first.rsa[0] as string).asymmetricKeyDetails?.modulusLength, 2048);
+      assert.equal(createPrivateKey(first.ec[0] as string).asymmetricKeyDetails?.namedCurve, "prime256v1");
+      assert.deepEqual(fs.readdirSync(pool).filter((f) => f.endsWith(".pem")).sort(), ["rsa2048-1.pem", "rsa2048-2.pem"]);
+      for (const f of fs.readdirSync(pool)) assert.equal(fs.statSync(path.join(pool, f)).mode & 0o777, 0o600, f);
+    } finally {
+      fs.rmSync(pool, { recursive: true, force: true });
+    }
+  });
+});
