@@ -6,6 +6,7 @@
 // failure, so an edge that starts while the store is down logs people in
 // (and records their calls) once it is back; meanwhile the local
 // administrator's token (DIR/admin.token) still works.
+import { SealpostError } from "../errors/errors.js";
 import type { AdminIdentityStore } from "../org/identity-store.js";
 import { PgOrgStore } from "../org/pg/pg-org-store.js";
 
@@ -18,6 +19,7 @@ export function fleetIdentityStore(url: string, opts: { open?: (url: string) => 
   let store: Promise<PgOrgStore> | undefined;
   let closed = false;
   const get = (): Promise<PgOrgStore> => {
+    if (closed) return Promise.reject(new SealpostError("ORG_UNREACHABLE", "The organization store's connection for administrators was closed (the server is stopping)."));
     store ??= open(url).catch((e: unknown) => {
       store = undefined;
       throw e;

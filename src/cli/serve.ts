@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import { AdminApi } from "../admin/api.js";
 import { adminBinding, parseAdminAddress } from "../adminapi/binding.js";
+import { fleetIdentityStore, type FleetIdentityStore } from "../adminapi/fleet-identity.js";
 import { normalizeThumbprint } from "../certstore/certstore.js";
 import { certToPem } from "../pki/certs.js";
 import { resolveDataDir } from "../config/datadir.js";
@@ -87,10 +88,14 @@ export function registerServeCommand(program: Command): void {
       const orgUrl = resolveOrgUrl(g);
       const api = await AdminApi.openWithDefaults(dataDir);
       let sync: EdgeSync | undefined;
+      let identityStore: FleetIdentityStore | undefined;
       if (orgUrl) {
         // An edge of an organization: its configuration comes from the store (first copy before serving).
         sync = new EdgeSync({ url: orgUrl, ctx: api.ctx, softwareVersion: version(), log: logger.line });
         await sync.start();
+        // Its administrators' accounts, tokens and audit records are the organization's (one account for every edge).
+        identityStore = fleetIdentityStore(orgUrl);
+        api.identity.useStore(identityStore);
         const st = sync.status();
         const org = { org_store: redactUrl(orgUrl), config_version: st.appliedVersion };
         const msg = `edge of the organization ${redactUrl(orgUrl)}: configuration version ${st.appliedVersion}`;
@@ -125,6 +130,7 @@ export function registerServeCommand(program: Command): void {
       if (refresher) clearInterval(refresher);
       await sync?.stop();
       await primary?.stop();
+      await identityStore?.close();
       await api.close();
       // The deadline stays armed (unref'd): should anything still hold the process, it ends at the timeout.
       if (failure !== undefined) throw failure;

@@ -13,6 +13,7 @@ import { OpenSslCa, type IssuedCert } from "../helpers/openssl-ca.js";
 import { TestSmtpClient } from "../helpers/smtp-client.js";
 import { parseFormatList, runSealpost, shellC } from "../helpers/cli.js";
 import { startServe, waitUntil, type RunningServer } from "../helpers/serve.js";
+import { DoorClient } from "../helpers/door.js";
 import { startTestPg, type TestPg } from "../helpers/pg.js";
 
 const EDGES = [
@@ -156,5 +157,32 @@ describe("the fleet: one organization store, two edges", () => {
     const settings = await org("Get-TransportConfig | Format-List TLSReceiveDomainSecureList");
     assert.match(settings, /fabrikam\.com/);
     assert.match(settings, /woodgrovebank\.com/);
+  });
+
+  test("3. one account for both edges: made at the organization store, it logs in at each edge's admin door (the first one restarted while the store was down); refusals and a failed login are in the one audit log", async () => {
+    const pw = path.join(work, "carol.pw");
+    writeFileSync(pw, "carol's long passphrase\n", { mode: 0o600 });
+    const made = await runSealpost(["--org", url, "admin-user", "new", "carol", "--role", "Server Management", "--password-file", pw]);
+    assert.equal(made.code, 0, made.stderr);
+    for (const e of edges) {
+      const door = new DoorClient(e.admin);
+      const login = await door.login("carol", "carol's long passphrase");
+      assert.equal(login.status, 200, login.text);
+      // Server Management may not change the organization's configuration, on any edge.
+      const refused = await door.invoke("Set-TransportConfig", { TLSSendDomainSecureList: { Add: ["fabrikam.com"] } });
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.json().error.code, "ROLE_REQUIRED");
+    }
+    assert.equal((await new DoorClient((edges[1] as RunningServer).admin).login("carol", "not carol's passphrase")).status, 401);
+    assert.doesNotMatch(await org("Get-TransportConfig | Format-List TLSSendDomainSecureList"), /fabrikam/);
+    const log = parseFormatList(await org("Get-AdminAuditLog -UserIds carol | Format-List"));
+    assert.deepEqual(log.map((r) => `${r.CmdletName} ${r.Result} ${r.Via}`), [
+      "Session LoginFailed http",
+      "Set-TransportConfig RefusedByRole http",
+      "Session Succeeded http",
+      "Set-TransportConfig RefusedByRole http",
+      "Session Succeeded http",
+    ]);
+    assert.ok(log.every((r) => r.ClientIP === "127.0.0.1" && r.Caller === "carol"), JSON.stringify(log));
   });
 });
