@@ -32,7 +32,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import pg from "pg";
-import { openServerContext, setServerName, type ServerContext } from "../admin/context.js";
+import { openServerContext, setServerName, type ServerContext } from "../main/context.js";
 import { defaultReceiveConnector, defaultSendConnector } from "../org/model.js";
 import { migratePg, PgOrgStore } from "../org/pg/pg-org-store.js";
 import { SqliteOrgStore } from "../org/sqlite/sqlite-org-store.js";

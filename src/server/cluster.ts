@@ -6,20 +6,19 @@
 import cluster, { type Worker } from "node:cluster";
 import { randomBytes } from "node:crypto";
 import os from "node:os";
-import path from "node:path";
 import client from "prom-client";
 import type { AdminApi } from "../admin/api.js";
 import { startAdminHttp, type AdminHttp, type LoopbackAddress } from "../admin/http.js";
 import type { LocalSink } from "../delivery/local.js";
 import { ERROR_CODES, SealpostError, isSealpostError, type ErrorCode } from "../errors/errors.js";
-import { MessageTracking } from "../protolog/tracking.js";
+import type { MessageTracking } from "../protolog/tracking.js";
 import { primaryRegistry, serverMetrics, setCertificateSource } from "../metrics/counters.js";
 import { countOutboundSessions } from "../metrics/outbound-sessions.js";
 import { createLogger, LOG_FORMAT_ENV, resolveLogFormat, resolveLogLevel, type Logger } from "../log/logger.js";
-import { OutboundManager } from "../outbound/manager.js";
-import { outboundSettings } from "../outbound/settings.js";
-import { ProtocolLog } from "../protolog/protocol-log.js";
-import { OutboundStore } from "../queue/outbound-store.js";
+import type { OutboundManager } from "../outbound/manager.js";
+import type { ProtocolLog } from "../protolog/protocol-log.js";
+import type { OutboundStore } from "../queue/outbound-store.js";
+import { sendServices, serverStores } from "../main/services.js";
 import { EdgeProcess } from "./edge.js";
 import { SpoolRecovery } from "./recovery.js";
 
@@ -121,13 +120,15 @@ export class Primary {
   private async doStart(): Promise<void> {
     const { api, opts, logger } = this;
     const root = api.ctx.dir.root;
-    this.outbound = OutboundStore.inDataDir(root);
-    this.tracking = new MessageTracking({ dir: path.join(root, "logs", "tracking") });
+    const stores = serverStores(api.ctx);
+    const { outbound, tracking } = stores;
+    this.outbound = outbound;
+    this.tracking = tracking;
     this.recovery = new SpoolRecovery({
       root,
       serverName: api.serverName,
-      tracking: this.tracking,
-      outbound: this.outbound,
+      tracking,
+      outbound,
       ...(opts.sink ? { sink: opts.sink } : {}),
       onQueued: () => this.manager?.nudge(),
       log: logger.line,
@@ -139,15 +140,9 @@ export class Primary {
     setCertificateSource(() => api.ctx.certs.list(), () => api.ctx.now());
     countOutboundSessions();
     // The outbound queue manager runs here, once per server, whatever the number of workers.
-    this.sendLog = new ProtocolLog({ dir: path.join(root, "logs", "protocol", "SmtpSend"), kind: "send" });
-    this.manager = new OutboundManager({
-      ctx: api.ctx,
-      store: this.outbound,
-      tracking: this.tracking,
-      protocolLog: this.sendLog,
-      settings: () => outboundSettings(api.ctx.db),
-      log: logger.line,
-    });
+    const send = sendServices(api.ctx, stores, { log: logger.line });
+    this.sendLog = send.sendLog;
+    this.manager = send.manager;
     this.manager.start();
     if (opts.workers === 0) {
       const manager = this.manager;

@@ -4,13 +4,14 @@
 // (connectors, lists, certificates) to new sessions within a second, without
 // a restart and without touching sessions in progress.
 import net from "node:net";
-import { openServerContext, type ServerContext } from "../admin/context.js";
+import { openServerContext, type ServerContext } from "../main/context.js";
 import { SealpostError } from "../errors/errors.js";
-import { LocalDelivery, type LocalSink } from "../delivery/local.js";
-import { ProtocolLog } from "../protolog/protocol-log.js";
-import { MessageTracking } from "../protolog/tracking.js";
-import { OutboundStore } from "../queue/outbound-store.js";
-import { Spool } from "../queue/spool.js";
+import type { LocalDelivery, LocalSink } from "../delivery/local.js";
+import type { ProtocolLog } from "../protolog/protocol-log.js";
+import type { MessageTracking } from "../protolog/tracking.js";
+import type { OutboundStore } from "../queue/outbound-store.js";
+import type { Spool } from "../queue/spool.js";
+import { receiveServices } from "../main/services.js";
 import { SmtpReceiver } from "../smtp/receive/receiver.js";
 import type { ReceiverOptions } from "../smtp/receive/types.js";
 import { inboundHooks } from "./inbound.js";
@@ -78,19 +79,7 @@ export class EdgeProcess {
 
   constructor(private readonly opts: EdgeOptions) {
     this.ctx = openServerContext(opts.dataDir);
-    this.spool = new Spool({ dir: this.ctx.dir.queueDir });
-    this.tracking = new MessageTracking({ dir: this.ctx.dir.trackingLogDir });
-    this.protocolLog = new ProtocolLog({ dir: this.ctx.dir.protocolLogDir("receive"), kind: "receive" });
-    this.outbound = OutboundStore.inDataDir(this.ctx.dir.root);
-    this.delivery = new LocalDelivery({
-      maildirRoot: this.ctx.dir.maildirRoot,
-      spool: this.spool,
-      tracking: this.tracking,
-      serverName: this.ctx.serverName,
-      outbound: this.outbound,
-      ...(opts.onQueued ? { onQueued: opts.onQueued } : {}),
-      ...(opts.sink ? { sink: opts.sink } : {}),
-    });
+    ({ spool: this.spool, tracking: this.tracking, protocolLog: this.protocolLog, outbound: this.outbound, delivery: this.delivery } = receiveServices(this.ctx, { sink: opts.sink, onQueued: opts.onQueued }));
   }
 
   snapshot(): Snapshot {

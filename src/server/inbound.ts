@@ -2,7 +2,14 @@
 // sender (Domain Security policy), which recipients (accepted domains,
 // mailboxes, relay), and what happens to a message (header firewall, marks,
 // durable spool before 250, local delivery, tracking, counters, protocol log).
-import type { ServerContext } from "../admin/context.js";
+import type { CertificateStore } from "../certstore/certstore.js";
+import type { TrustEngine } from "../pki/trust/engine.js";
+
+/** What the receive hooks need from the server: its certificates (log rows) and the trust engine. */
+export interface InboundContext {
+  certs: Pick<CertificateStore, "get">;
+  trust(): Promise<TrustEngine>;
+}
 import { metrics } from "../metrics/counters.js";
 import { domainSecureResults, headerEnd, prependFields, receivedTemplate, rfc5322Date, stripForgedHeaders } from "../message/headers.js";
 import { certificateNames } from "../pki/certs.js";
@@ -22,7 +29,7 @@ import { acceptedDomainFor, type ConnectorRuntime, type Snapshot } from "./snaps
 import { logVerdictWarnings } from "../log/throttle.js";
 
 export interface InboundDeps {
-  ctx: ServerContext;
+  ctx: InboundContext;
   snapshot(): Snapshot;
   /**
    * The snapshot of the configuration as committed now (reloaded first when

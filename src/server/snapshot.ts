@@ -3,7 +3,16 @@
 // sees half of an administrator's change.
 import type { SecureContext } from "node:tls";
 import tls from "node:tls";
-import type { ServerContext } from "../admin/context.js";
+import type { CertificateStore } from "../certstore/certstore.js";
+import type { OrgStore } from "../org/store.js";
+
+/** What a configuration snapshot is read from: the organization store, this server's certificates, name and clock. */
+export interface SnapshotSource {
+  org: OrgStore;
+  certs: Pick<CertificateStore, "tlsCredentialsFor">;
+  serverName: string;
+  now: () => Date;
+}
 import { effectiveAuthservId } from "../admin/transport.js";
 import { defaultPartnerOptions, type PartnerOptions } from "../org/store.js";
 import type { AcceptedDomain, ReceiveConnector, TransportConfig } from "../org/model.js";
@@ -47,7 +56,7 @@ export interface SnapshotOptions {
   ticketKeys?: Buffer;
 }
 
-export async function loadSnapshot(ctx: ServerContext, version: string, opts: SnapshotOptions = {}): Promise<Snapshot> {
+export async function loadSnapshot(ctx: SnapshotSource, version: string, opts: SnapshotOptions = {}): Promise<Snapshot> {
   const [transport, domains, mailboxes, partners, allConnectors] = await Promise.all([
     ctx.org.getSettings(),
     ctx.org.listAcceptedDomains(),

@@ -11,7 +11,7 @@
 // row (name, FQDN, software version, applied version, last contact).
 import pg from "pg";
 import client from "prom-client";
-import type { ServerContext } from "../admin/context.js";
+import type { OrgStore } from "../org/store.js";
 import { errorMessage } from "../errors/errors.js";
 import { outboundRegistry } from "../metrics/counters.js";
 import { CONFIG_CHANNEL, PgOrgStore, SYNC_NOW_CHANNEL, redactUrl } from "../org/pg/pg-org-store.js";
@@ -20,7 +20,8 @@ import { SqliteOrgStore } from "../org/sqlite/sqlite-org-store.js";
 export interface EdgeSyncOptions {
   url: string;
   /** The edge's own context: its org store is the SQLite replica. */
-  ctx: ServerContext;
+  /** The edge: its local organization store (the replica, SQLite) and its name. */
+  ctx: { org: OrgStore; serverName: string };
   softwareVersion: string;
   log: (line: string) => void;
   /** How often the version is polled, ms (default 1000). */
