@@ -1,16 +1,14 @@
 // The fleet: edge synchronization and the admin audit log (every call through the admin door).
 import { SealpostError } from "../../errors/errors.js";
 import type { AdminAuditLogQuery } from "../../admin/fleet.js";
+import { parseLogTime } from "../../admin/logs.js";
 import type { BoundArgs } from "../binder.js";
 import type { CmdletDef } from "../shell.js";
 
-/** A date as an administrator types it, or INVALID_ARGUMENT naming the parameter. */
+/** A date as an administrator types it (the log cmdlets' forms; local time without a zone), or INVALID_ARGUMENT naming the parameter. */
 export function parseAuditDate(name: string, value: unknown): Date {
-  const d = new Date(String(value));
-  if (typeof value !== "string" || value.trim() === "" || Number.isNaN(d.getTime())) {
-    throw new SealpostError("INVALID_ARGUMENT", `-${name} '${String(value).slice(0, 80)}' is not a date (e.g. 2026-11-29 or 2026-11-29T09:00:00Z).`);
-  }
-  return d;
+  if (typeof value !== "string") throw new SealpostError("INVALID_ARGUMENT", `-${name} takes a date (e.g. 2026-11-29 or 2026-11-29T09:00:00Z).`);
+  return new Date(parseLogTime(value.slice(0, 100), `-${name}`));
 }
 
 /** A positive number, or Unlimited; INVALID_ARGUMENT otherwise. */
