@@ -7,9 +7,8 @@
 import http from "node:http";
 import https from "node:https";
 import { SealpostError } from "../errors/errors.js";
-import type { CmdletInfo } from "./cmdlet-info.js";
+import type { CmdletInfo, InvokeInput, InvokeResult } from "./door-types.js";
 import type { RoleGroup } from "./identity.js";
-import type { InvokeInput, InvokeResult } from "./invoke.js";
 
 export interface DoorAnswer {
   status: number;

@@ -1,38 +1,13 @@
 // The description of the cmdlet table that every front end reads: CmdletInfo
 // over HTTP (the console builds its forms from it), Get-Command and Get-Help
 // in the shell. One function, so they cannot disagree. Pure: no I/O.
-import { clientFileOf, type ClientFileKind, type ParamDef, type ParamType } from "../shell/binder.js";
-import type { CmdletDef } from "../shell/shell.js";
+import { clientFileOf, type ParamDef } from "../shell/binder.js";
+import type { CmdletDef } from "../shell/types.js";
+import type { CmdletInfo, CmdletParameterInfo } from "./door-types.js";
 import type { RoleGroup } from "./identity.js";
 import { mayRun, requiredRole } from "./roles.js";
 
-export interface CmdletParameterInfo {
-  Name: string;
-  Type: ParamType;
-  Mandatory: boolean;
-  Position?: number;
-  Aliases: string[];
-  /** The fixed set of values the parameter takes. */
-  Values?: string[];
-  FromPipeline: boolean;
-  Help?: string;
-  /** The parameter names a file on the client's machine; over the door its content travels in FileDataParameter. */
-  ClientFile?: ClientFileKind;
-  FileDataParameter?: string;
-}
-
-export interface CmdletInfo {
-  Name: string;
-  Synopsis: string;
-  Aliases: string[];
-  /** The least role group that may run it. */
-  RoleGroup: RoleGroup;
-  /** True for the shell's own language (formatting, prompts, local files): the client runs it, the door refuses it. */
-  ClientSide: boolean;
-  /** It changes state: audited, and WhatIf applies. */
-  ChangesState: boolean;
-  Parameters: CmdletParameterInfo[];
-}
+export type { CmdletInfo, CmdletParameterInfo } from "./door-types.js";
 
 /** Whether the cmdlet only reads (Get-*, Test-*) — everything else changes state and is audited. */
 export function changesState(def: Pick<CmdletDef, "name" | "clientSide">): boolean {

@@ -23,7 +23,7 @@ import type { TLSSocket } from "node:tls";
 import type { AdminApi } from "../admin/api.js";
 import { ERROR_CODES, errorMessage, isSealpostError } from "../errors/errors.js";
 import { allCmdlets } from "../shell/cmdlets/index.js";
-import type { CmdletDef } from "../shell/shell.js";
+import type { CmdletDef } from "../shell/types.js";
 import { isLoopbackAddress, type AdminAddress } from "./binding.js";
 import { describeCmdlets } from "./cmdlet-info.js";
 import { ensureLocalAdminToken, type IdentityAdmin } from "./accounts.js";

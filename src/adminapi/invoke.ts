@@ -11,29 +11,14 @@
 import type { AdminApi } from "../admin/api.js";
 import { ERROR_CODES, SealpostError, errorMessage, isSealpostError, type ErrorCode } from "../errors/errors.js";
 import { checkMandatory, clientFileOf, convertValue, findParam, type BoundArgs, type ParamDef } from "../shell/binder.js";
-import type { CmdletContext, CmdletDef, ShellHost } from "../shell/shell.js";
+import type { CmdletContext, CmdletDef, ShellHost } from "../shell/types.js";
+import type { InvokeError, InvokeInput, InvokeResult } from "./door-types.js";
 import { changesState } from "./cmdlet-info.js";
 import { redactParameters } from "./redact.js";
 import type { AuditResult, Caller } from "./identity.js";
 import { mayRun } from "./roles.js";
 
-export interface InvokeInput {
-  CmdletName: string;
-  Parameters?: Record<string, unknown>;
-  /** false: do not ask (PowerShell's -Confirm:$false). */
-  Confirm?: boolean;
-  /** true: make the change even if it would ask (the cmdlet's -Force). */
-  Force?: boolean;
-  /** true: say what would change, change nothing. */
-  WhatIf?: boolean;
-}
-
-export interface InvokeError {
-  code: string;
-  message: string;
-}
-
-export type InvokeResult = { value: unknown[]; warnings?: string[] } | { error: InvokeError; status: number };
+export type { InvokeError, InvokeInput, InvokeResult } from "./door-types.js";
 
 export interface InvokeOptions {
   /** Over HTTP (true) or in process (false). */

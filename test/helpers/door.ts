@@ -18,6 +18,8 @@ export interface DoorRequest {
   /** Raw body bytes instead of JSON. */
   raw?: Buffer | string;
   scheme?: "http" | "https";
+  /** HTTPS: a client certificate to present (PEM). */
+  clientCert?: { cert: string; key: string };
 }
 
 export function doorRequest(address: string, pathname: string, r: DoorRequest = {}): Promise<DoorResponse> {
@@ -28,7 +30,7 @@ export function doorRequest(address: string, pathname: string, r: DoorRequest = 
   if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
   const mod = r.scheme === "https" ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request({ host, port: Number(port), path: pathname, method: r.method ?? (body === undefined ? "GET" : "POST"), headers, ...(r.scheme === "https" ? { rejectUnauthorized: false } : {}) }, (res) => {
+    const req = mod.request({ host, port: Number(port), path: pathname, method: r.method ?? (body === undefined ? "GET" : "POST"), headers, ...(r.scheme === "https" ? { rejectUnauthorized: false, ...(r.clientCert ?? {}) } : {}) }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (text += d));
