@@ -20,6 +20,9 @@ const TOKEN_PREFIX_TEXT = "spt_";
 const TOKEN_TEXT = /spt_[A-Za-z0-9_-]{16,}/g;
 
 const MAX_STRING = 1024;
+const CUT_TEXT = /…\(\d+ characters\)$/;
+/** What a file's content became: redacting it again keeps it. */
+const BYTES_TEXT = /^<\d+ bytes>$/;
 const MAX_DEPTH = 6;
 const MAX_ITEMS = 200;
 
@@ -53,6 +56,8 @@ function clean(v: unknown, depth: number): unknown {
   if (typeof v === "string") {
     // An API token pasted into any value is still a secret.
     const t = v.replace(TOKEN_TEXT, `${TOKEN_PREFIX_TEXT}${REDACTED}`);
+    // Already cut (a record redacted twice, by the door and by the store) stays as it is.
+    if (t.length <= MAX_STRING + 40 && CUT_TEXT.test(t)) return t;
     return t.length > MAX_STRING ? `${t.slice(0, MAX_STRING)}…(${t.length} characters)` : t;
   }
   if (Buffer.isBuffer(v) || v instanceof Uint8Array) return bytesText(v.byteLength);
@@ -72,6 +77,7 @@ function clean(v: unknown, depth: number): unknown {
 function cleanEntry(key: string, value: unknown, def: Pick<ParamDef, "type"> | undefined, depth: number): unknown {
   if (def?.type === "secret" || isSecretName(key)) return REDACTED;
   if (FILE_NAME.test(key)) {
+    if (typeof value === "string" && BYTES_TEXT.test(value)) return value;
     const n = byteCount(value);
     if (n !== undefined) return bytesText(n);
   }
@@ -82,7 +88,8 @@ function cleanEntry(key: string, value: unknown, def: Pick<ParamDef, "type"> | u
  * The parameters with every secret replaced ("****") and file contents
  * reduced to their size ("<N bytes>"). `cmdlet` is the cmdlet's definition
  * (its "secret" parameters are known by type too) or only its name (then the
- * rules by name apply). The input is not changed.
+ * rules by name apply). The input is not changed; redacting the result
+ * again gives the same result.
  */
 export function redactParameters(cmdlet: RedactableCmdlet | string, params: Record<string, unknown>): Record<string, unknown> {
   const defs = typeof cmdlet === "string" ? [] : cmdlet.params;

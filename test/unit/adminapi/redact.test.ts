@@ -84,3 +84,19 @@ test("size is bounded: long strings cut, deep nesting and long lists capped", ()
   assert.equal((out.Many as unknown[]).length, 201);
   assert.equal(JSON.stringify(redactParameters("X", {})), "{}");
 });
+
+test("redacting twice (the door, then the store) gives the same record", () => {
+  assert.ok(importCert);
+  const params = {
+    FileData: Buffer.alloc(2500, 1).toString("base64"),
+    Password: "pfx-password",
+    Long: "y".repeat(3000),
+    Description: `token spt_${"B".repeat(43)}`,
+    List: { Add: ["a"], Remove: [] },
+    Bytes: Buffer.alloc(5),
+  };
+  const once = redactParameters(importCert, params);
+  assert.deepEqual(redactParameters(importCert, once), once);
+  assert.deepEqual(redactParameters(importCert.name, once), once);
+  assert.equal(once.FileData, "<2500 bytes>");
+});
