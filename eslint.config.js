@@ -15,4 +15,12 @@ export default tseslint.config(
       "no-control-regex": "off",
     },
   },
+  {
+    // The console's page scripts (plain ES modules run by the browser).
+    files: ["web/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: { window: "readonly", document: "readonly", navigator: "readonly", location: "readonly", history: "readonly", fetch: "readonly", Node: "readonly", Event: "readonly", Blob: "readonly", atob: "readonly", btoa: "readonly" },
+    },
+  },
 );
