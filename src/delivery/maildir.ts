@@ -39,9 +39,9 @@ export const MAX_ENCODED_LOCAL_PART = 200;
 export function encodeLocalPart(local: string): string {
   const bytes = Buffer.from(local.normalize("NFC").toLowerCase(), "utf8");
   let out = "";
-  for (let i = 0; i < bytes.length; i++) {
-    const ch = String.fromCharCode(bytes[i]);
-    out += SAFE.test(ch) && !(i === 0 && ch === ".") ? ch : `%${bytes[i].toString(16).toUpperCase().padStart(2, "0")}`;
+  for (const [i, byte] of bytes.entries()) {
+    const ch = String.fromCharCode(byte);
+    out += SAFE.test(ch) && !(i === 0 && ch === ".") ? ch : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   if (out === "") return "=";
   if (out.length <= MAX_ENCODED_LOCAL_PART) return out;

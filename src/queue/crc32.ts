@@ -17,7 +17,8 @@ const TABLE: Uint32Array = (() => {
 /** Table-driven CRC-32 of `buf`, continuing from `prev` (the CRC of the bytes before it). */
 export function crc32Js(buf: Uint8Array, prev = 0): number {
   let c = (prev ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < buf.length; i++) c = TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
+  // (Indexes are in range: a byte of buf, and a value masked to 0..255 of a 256-entry table.)
+  for (let i = 0; i < buf.length; i++) c = (TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 

@@ -186,12 +186,14 @@ export class Spool {
   }
 
   private async writeBatch(): Promise<void> {
+    const head = this.queue[0];
+    if (!head) return;
     let act: Active;
     try {
       // Awaiting here (even when the segment is already open) lets every
       // append made in the same tick join this batch.
       act = await this.ensureActive();
-      if (act.size > 0 && act.size + this.queue[0].size > this.maxSegmentBytes) {
+      if (act.size > 0 && act.size + head.size > this.maxSegmentBytes) {
         await this.rotate();
         act = await this.ensureActive();
       }
@@ -202,8 +204,9 @@ export class Spool {
     }
     let take = 0;
     let bytes = act.header?.length ?? 0;
-    while (take < this.queue.length && (take === 0 || act.size + bytes + this.queue[take].size <= this.maxSegmentBytes)) {
-      bytes += this.queue[take].size;
+    for (const p of this.queue) {
+      if (take > 0 && act.size + bytes + p.size > this.maxSegmentBytes) break;
+      bytes += p.size;
       take++;
     }
     const batch = this.queue.splice(0, take);

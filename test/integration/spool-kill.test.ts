@@ -35,7 +35,7 @@ test("every id acknowledged before kill -9 is recovered with the right bytes", a
 
     // A line cut by the kill was never complete: only whole lines count.
     const acked = out.split("\n").slice(0, -1).map((l) => {
-      const [id, n] = l.split(" ");
+      const [id = "", n] = l.split(" ");
       return { id, n: Number(n) };
     });
     assert.ok(acked.length > 10, `only ${acked.length} messages acknowledged`);

@@ -45,7 +45,8 @@ test("events are written one JSON object a line, timestamp first, and parse back
     assert.equal(lines.pop(), "");
     assert.equal(lines.length, 2);
     const [a, b] = lines.map((l) => JSON.parse(l) as TrackingEvent);
-    assert.ok(lines[0].startsWith('{"timestamp":"2026-11-29T06:00:00.000Z"'));
+    assert.ok(b);
+    assert.ok(lines[0]?.startsWith('{"timestamp":"2026-11-29T06:00:00.000Z"'));
     assert.deepEqual(a, { timestamp: "2026-11-29T06:00:00.000Z", ...event() });
     assert.equal(b.timestamp, "2026-11-29T05:59:59.999Z");
     assert.equal(b.detail, "line one\r\nline two, \"quoted\"");

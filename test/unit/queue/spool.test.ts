@@ -9,6 +9,13 @@ import { parseSegment } from "../../../src/queue/record.js";
 import { crc32, crc32Js } from "../../../src/queue/crc32.js";
 import { isSealpostError } from "../../../src/errors/errors.js";
 
+/** a[i], which the test needs to be there. */
+function at<T>(a: ArrayLike<T>, i: number): T {
+  const v = a[i];
+  assert.ok(v !== undefined, `no element ${i}`);
+  return v;
+}
+
 function tmp(): string {
   return mkdtempSync(path.join(os.tmpdir(), "sealpost-spool-"));
 }
@@ -164,7 +171,7 @@ test("200 concurrent appends share a few datasyncs (group commit) and are all re
     const { pending, skipped } = await Spool.recover(dir);
     assert.equal(skipped, 0);
     assert.deepEqual(pending.map((p) => p.id), ids);
-    assert.ok(ids.every((id, i) => i === 0 || ids[i - 1] < id), "ids sort in acceptance order");
+    assert.ok(ids.every((id, i) => i === 0 || (ids[i - 1] as string) < id), "ids sort in acceptance order");
     pending.forEach((p, i) => {
       assert.deepEqual(p.message, body(i));
       assert.deepEqual(p.envelope, env(i));
@@ -193,7 +200,7 @@ test("the new segment's folder entry is synced before the first acknowledgement"
     await spool.append(env(1), body(1));
     const segOpen = calls.findIndex((c) => /^open \d+-\d+-0\.seg ax/.test(c));
     const dirOpen = calls.findIndex((c, i) => i > segOpen && c.startsWith("open spool r"));
-    const dirFd = calls[dirOpen].split(" ")[3];
+    const dirFd = calls[dirOpen]?.split(" ")[3];
     const dirSync = calls.indexOf(`fsync ${dirFd}`, dirOpen);
     assert.ok(segOpen >= 0 && dirOpen > segOpen && dirSync > dirOpen && dirSync < calls.indexOf("datasync"), calls.join("\n"));
     await spool.close();
@@ -214,7 +221,7 @@ test("a failed datasync rejects its batch; later appends go to a fresh segment",
     // The failed segment held nothing acknowledged, so it was retired and deleted.
     const segs = readdirSync(path.join(dir, "spool")).filter((n) => n.endsWith(".seg"));
     assert.equal(segs.length, 1);
-    assert.match(segs[0], /-1\.seg$/);
+    assert.match(segs[0] ?? "", /-1\.seg$/);
     const { pending } = await Spool.recover(dir);
     assert.deepEqual(pending.map((p) => [p.id, p.message]), [[id, body(3)]]);
   } finally {
@@ -233,15 +240,16 @@ test("recover returns exactly the messages not done; segments all done are delet
     assert.ok(before.length > 3, `rotation made ${before.length} segments`);
     for (const s of before) assert.ok(statSync(path.join(dir, "spool", s)).size <= 2000 + 400);
     // Done: everything in the first segment, and every third message.
-    const first = readFileSync(path.join(dir, "spool", before[0]));
+    const firstSeg = before[0] as string;
+    const first = readFileSync(path.join(dir, "spool", firstSeg));
     const inFirst = new Set(parseSegment(first).records.map((r) => r.id));
     const done = new Set(ids.filter((id, i) => inFirst.has(id) || i % 3 === 0));
     for (const id of done) await spool.markDone(id);
-    await assert.rejects(spool.markDone(ids[0]), (e) => isSealpostError(e, "NOT_FOUND"));
+    await assert.rejects(spool.markDone(ids[0] as string), (e) => isSealpostError(e, "NOT_FOUND"));
     // A closed segment whose records are all done is deleted at once.
     await new Promise((r) => setTimeout(r, 50));
-    assert.ok(!segs().includes(before[0]));
-    assert.ok(!existsSync(path.join(dir, "spool", `${before[0]}.done`)));
+    assert.ok(!segs().includes(firstSeg));
+    assert.ok(!existsSync(path.join(dir, "spool", `${firstSeg}.done`)));
     await spool.close();
 
     const r1 = await Spool.recover(dir);
@@ -268,17 +276,17 @@ test("a torn tail record is skipped and reported; the records before it survive"
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await spool.append(env(i), body(i)));
     await spool.close();
-    const [seg] = readdirSync(path.join(dir, "spool"));
+    const seg = at(readdirSync(path.join(dir, "spool")), 0);
     const file = path.join(dir, "spool", seg);
     const records = parseSegment(readFileSync(file)).records;
     // Cut the last record in the middle of its message.
-    truncateSync(file, records[4].offset + 20 + 30);
+    truncateSync(file, at(records, 4).offset + 20 + 30);
     const { pending, skipped, skippedRecords } = await Spool.recover(dir);
     assert.equal(skipped, 1);
-    assert.equal(skippedRecords[0].reason, "truncated record");
+    assert.equal(at(skippedRecords, 0).reason, "truncated record");
     assert.deepEqual(pending.map((p) => p.id), ids.slice(0, 4));
     // Cut inside a header too.
-    truncateSync(file, records[3].offset + 7);
+    truncateSync(file, at(records, 3).offset + 7);
     const again = await Spool.recover(dir);
     assert.equal(again.skipped, 1);
     assert.deepEqual(again.pending.map((p) => p.id), ids.slice(0, 3));
@@ -294,11 +302,12 @@ test("a record with a CRC mismatch is skipped; the reader resynchronises on the 
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await spool.append(env(i), body(i)));
     await spool.close();
-    const [seg] = readdirSync(path.join(dir, "spool"));
+    const seg = at(readdirSync(path.join(dir, "spool")), 0);
     const file = path.join(dir, "spool", seg);
     const buf = readFileSync(file);
     const records = parseSegment(buf).records;
-    buf[records[2].offset + 60] ^= 0x01; // flip one bit in the third record's envelope
+    const k = at(records, 2).offset + 60;
+    buf[k] = at(buf, k) ^ 0x01; // flip one bit in the third record's envelope
     writeFileSync(file, buf);
     const { pending, skippedRecords } = await Spool.recover(dir);
     assert.deepEqual(skippedRecords.map((s) => s.reason), ["CRC mismatch"]);
@@ -319,20 +328,20 @@ test("a record forged inside a message body is never accepted when resynchronisi
     const s2 = new Spool({ dir: other });
     await s2.append({ ...env(9), rcptTo: [{ address: "victim@example.net", params: {} }] }, body(9));
     await s2.close();
-    const forged = readFileSync(path.join(other, "spool", readdirSync(path.join(other, "spool"))[0])).subarray(32);
+    const forged = readFileSync(path.join(other, "spool", at(readdirSync(path.join(other, "spool")), 0))).subarray(32);
     rmSync(other, { recursive: true, force: true });
     const spool2 = new Spool({ dir });
     // The sender's message contains a complete forged record; the spool then dies mid-write of it.
     await spool2.append(env(1), Buffer.concat([Buffer.from("Subject: x\r\n\r\n"), forged]));
     await spool2.close();
-    const seg = readdirSync(path.join(dir, "spool")).filter((n) => n.endsWith(".seg")).sort()[1];
+    const seg = readdirSync(path.join(dir, "spool")).filter((n) => n.endsWith(".seg")).sort()[1] ?? "(none)";
     const file = path.join(dir, "spool", seg);
     const b = readFileSync(file);
-    b[40] ^= 0xff; // damage the enclosing record's header
+    b[40] = at(b, 40) ^ 0xff; // damage the enclosing record's header
     writeFileSync(file, b);
     const { pending } = await Spool.recover(dir);
     assert.equal(pending.length, 1);
-    assert.ok(!pending.some((p) => p.envelope.rcptTo[0].address === "victim@example.net"));
+    assert.ok(!pending.some((p) => p.envelope.rcptTo[0]?.address === "victim@example.net"));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
