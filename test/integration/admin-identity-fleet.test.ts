@@ -91,3 +91,11 @@ test("the store down: no login through it (ORG_UNREACHABLE, never the password i
   }
   assert.equal((await mail3.ids.verifyPassword("alice", "alice's long passphrase"))?.name, "alice");
 });
+
+test("once closed (the server stopping), the edge's identity store opens no new connection", async () => {
+  const mail4 = edge("mail4");
+  assert.equal((await mail4.ids.listUsers()).length, 1);
+  await mail4.store.close();
+  await assert.rejects(mail4.ids.verifyPassword("alice", "alice's long passphrase"), (e: unknown) => isSealpostError(e, "ORG_UNREACHABLE") && /closed/.test(e.message));
+  await mail4.store.close();
+});
