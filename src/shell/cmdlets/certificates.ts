@@ -143,7 +143,7 @@ export const certificateCmdlets: CmdletDef[] = [
     synopsis: "Enables a certificate for services (SMTP); -Services None clears them.",
     params: [
       { name: "Thumbprint", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Identity"] },
-      { name: "Services", type: "strings", mandatory: true },
+      { name: "Services", type: "strings", mandatory: true, values: ["SMTP", "None"] },
       FORCE_PARAM,
     ],
     validate(args) {

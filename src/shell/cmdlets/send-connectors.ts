@@ -15,7 +15,7 @@ const PROPS: Array<ParamDef & { key: keyof SendConnectorPatch }> = [
   { name: "ConnectionInactivityTimeOut", type: "string", key: "connectionInactivityTimeout", help: "hh:mm:ss" },
   { name: "MaxMessageSize", type: "string", key: "maxMessageSize" },
   { name: "SourceTransportServers", type: "strings", key: "sourceTransportServers" },
-  { name: "ProtocolLoggingLevel", type: "string", key: "protocolLoggingLevel", help: "None or Verbose" },
+  { name: "ProtocolLoggingLevel", type: "string", key: "protocolLoggingLevel", values: ["None", "Verbose"], help: "None or Verbose" },
   { name: "Enabled", type: "bool", key: "enabled" },
   { name: "ExchangeOrganizationMarks", type: "bool", key: "exchangeOrganizationMarks", help: "an internal Exchange next hop over mutual TLS: mark domain-secured mail the way Exchange does" },
 ];

@@ -18,7 +18,7 @@ export const transportCmdlets: CmdletDef[] = [
       { name: "TLSReceiveDomainSecureList", type: "listedit" },
       { name: "TLSSendDomainSecureList", type: "listedit" },
       { name: "MaxMessageSize", type: "string", help: "e.g. 10MB" },
-      { name: "DomainSecureRefusal", type: "string", help: "Temporary (default) or Permanent" },
+      { name: "DomainSecureRefusal", type: "string", values: ["Temporary", "Permanent"], help: "Temporary (default) or Permanent" },
       { name: "AuthservId", type: "string", help: "RFC 8601 authserv-id; $null: the first authoritative accepted domain" },
       { name: "UseSystemTrustStore", type: "bool", help: "Trust the system CA bundle besides the organization's roots" },
     ],
@@ -41,7 +41,7 @@ export const transportCmdlets: CmdletDef[] = [
     params: [
       { name: "Name", type: "string", position: 0 },
       { name: "DomainName", type: "string", mandatory: true },
-      { name: "DomainType", type: "string" },
+      { name: "DomainType", type: "string", values: ["Authoritative", "InternalRelay", "ExternalRelay"] },
     ],
     async run(args, ctx) {
       return [
@@ -67,7 +67,7 @@ export const transportCmdlets: CmdletDef[] = [
     synopsis: "Changes an accepted domain's type or catch-all mailbox.",
     params: [
       { name: "Identity", type: "string", position: 0, mandatory: true, fromPipelineProperty: true, aliases: ["Name"] },
-      { name: "DomainType", type: "string" },
+      { name: "DomainType", type: "string", values: ["Authoritative", "InternalRelay", "ExternalRelay"] },
       { name: "CatchAllMailbox", type: "string", help: "mailbox for unknown recipients; $null removes it" },
     ],
     async run(args, ctx) {
