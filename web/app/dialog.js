@@ -90,7 +90,8 @@ export function openCommandDialog(o) {
       finish.focus();
     } catch (e) {
       if (e.code === "ConfirmationRequired") {
-        extra = { ...extra, Confirm: false };
+        // Yes: again with the shell's -Confirm:$false; a second refusal (a change that turns Domain Security off) asks for -Force.
+        extra = extra.Confirm === false ? { ...extra, Force: true } : { ...extra, Confirm: false };
         pre.textContent = text();
         clear(errorBox);
         errorBox.append(h("p", {}, "Confirm: ", e.message), h("p", {}, "Do you want to continue?"));
