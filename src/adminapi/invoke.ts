@@ -64,11 +64,15 @@ function statusOf(code: string): number {
   }
 }
 
-/** A failure as the caller sees it: a SealpostError's code and message, else 500 without detail. */
-function failure(e: unknown, log?: (m: string) => void): { error: InvokeError; status: number } {
+/**
+ * A failure as the caller sees it: a SealpostError's code and message; over
+ * HTTP a server-side failure (a path, a database message) is 500 INTERNAL
+ * without detail, while the local operator, at this machine, gets it whole.
+ */
+function failure(e: unknown, log?: (m: string) => void, remote = true): { error: InvokeError; status: number } {
   if (isSealpostError(e)) {
     const status = statusOf(e.code);
-    if (status === 500 && e.code !== "ORG_PERMISSION_DENIED") {
+    if (status === 500 && e.code !== "ORG_PERMISSION_DENIED" && remote) {
       // Server-side detail (a path, a database message) stays in the server's log.
       log?.(`admin door: ${e.code}: ${e.message}`);
       return { error: { code: "INTERNAL", message: ERROR_CODES.INTERNAL }, status };
@@ -77,7 +81,7 @@ function failure(e: unknown, log?: (m: string) => void): { error: InvokeError; s
     return { error: { code, message: e.message }, status };
   }
   log?.(`admin door: unexpected failure: ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}`);
-  return { error: { code: "INTERNAL", message: ERROR_CODES.INTERNAL }, status: 500 };
+  return { error: { code: "INTERNAL", message: remote ? ERROR_CODES.INTERNAL : errorMessage(e) }, status: 500 };
 }
 
 /** The error a front end raises for a door's answer (the wire code back to the shell's code). */
@@ -200,7 +204,7 @@ export async function invokeCommand(table: readonly CmdletDef[], api: AdminApi, 
     checkMandatory(def.name, def.params, args);
     def.validate?.(args, ctx);
   } catch (e) {
-    const f = failure(e, opts.log);
+    const f = failure(e, opts.log, opts.remote);
     await audit(f.status >= 500 ? "Failed" : "Invalid", f.error);
     return f;
   }
@@ -232,7 +236,7 @@ export async function invokeCommand(table: readonly CmdletDef[], api: AdminApi, 
   try {
     value = await def.run(args, ctx, []);
   } catch (e) {
-    const f = failure(e, opts.log);
+    const f = failure(e, opts.log, opts.remote);
     await audit(f.status >= 500 ? "Failed" : "Invalid", f.error);
     return f;
   }

@@ -166,6 +166,10 @@ test("an unexpected failure is 500 INTERNAL without its detail", async () => {
   assert.doesNotMatch(e.error.message, /var/);
   assert.match(logged.join("\n"), /secret internal path/);
   assert.equal(audit.at(-1)?.result, "Failed");
+  // In process, the local operator sees what failed.
+  const local = err(await invokeCommand(broken, api, OM, { CmdletName: "Set-Broken" }, { remote: false }));
+  assert.equal(local.status, 500);
+  assert.match(local.error.message, /secret internal path/);
 });
 
 test("secrets are redacted in the audit record", async () => {
