@@ -15,7 +15,8 @@ import { runSealpost, spawnSealpost, type CliOptions, type CliResult } from "../
 const base = mkdtempSync(path.join(os.tmpdir(), "sealpost-cli-helper-"));
 after(() => rmSync(base, { recursive: true, force: true }));
 
-type Step = { args: (dir: string) => string[]; opts?: (work: string) => CliOptions; before?: (work: string) => void };
+/** A step of a script; `setup` steps run in process both times and are not compared (they must succeed). */
+type Step = { args: (dir: string) => string[]; opts?: (work: string) => CliOptions; before?: (work: string) => void; setup?: true };
 
 /** The script's results, with its folder's name replaced by DIR, and the files it left with their modes. */
 async function runScript(
@@ -30,8 +31,12 @@ async function runScript(
   const results: CliResult[] = [];
   for (const s of steps) {
     s.before?.(work);
-    const run = how === "spawn" ? spawnSealpost : runSealpost;
+    const run = how === "spawn" && s.setup !== true ? spawnSealpost : runSealpost;
     const r = await run(s.args(dir), s.opts?.(work) ?? {});
+    if (s.setup === true) {
+      assert.equal(r.code, 0, `setup ${s.args("DIR").join(" ")}: ${r.stderr}`);
+      continue;
+    }
     // The two runs make different certificates: thumbprints, serials and times differ, nothing else.
     const norm = (t: string) =>
       t
@@ -59,8 +64,10 @@ async function runScript(
 async function sameBothWays(name: string, steps: Step[]): Promise<CliResult[]> {
   const spawned = await runScript(name, "spawn", steps);
   const inProcess = await runScript(name, "in-process", steps);
-  for (let i = 0; i < steps.length; i++) {
-    assert.deepEqual(inProcess.results[i], spawned.results[i], `${name}, step ${i + 1} (${steps[i]?.args("DIR").join(" ")})`);
+  const compared = steps.filter((s) => s.setup !== true);
+  assert.equal(spawned.results.length, compared.length);
+  for (let i = 0; i < compared.length; i++) {
+    assert.deepEqual(inProcess.results[i], spawned.results[i], `${name}, step ${i + 1} (${compared[i]?.args("DIR").join(" ")})`);
   }
   assert.deepEqual(inProcess.files, spawned.files, `${name}: the files and their modes`);
   return spawned.results;
@@ -68,32 +75,29 @@ async function sameBothWays(name: string, steps: Step[]): Promise<CliResult[]> {
 
 // The scripts run side by side (the spawned halves are most of the time); in-process calls still go one at a time.
 describe("in process as spawned", { concurrency: true }, () => {
-  test("commander's own output: version, help, an unknown command, a missing argument", async () => {
-    const r = await sameBothWays("commander", [
-      { args: () => ["--version"] },
-      { args: () => ["--help"] },
-      { args: () => ["no-such-command"] },
-      { args: () => ["cert", "verify"] },
-    ]);
+  test("commander's own output: the version, an unknown command", async () => {
+    const r = await sameBothWays("commander", [{ args: () => ["--version"] }, { args: () => ["no-such-command"] }]);
     assert.deepEqual(
       r.map((x) => x.code),
-      [0, 0, 1, 1],
+      [0, 1],
     );
     assert.match(r[0]?.stdout ?? "", /^\d+\.\d+\.\d+\n$/);
-    assert.equal(r[2]?.stdout, "");
-    assert.match(r[2]?.stderr ?? "", /unknown command 'no-such-command'/);
+    assert.equal(r[1]?.stdout, "");
+    assert.match(r[1]?.stderr ?? "", /unknown command 'no-such-command'/);
   });
 
-  test("the shell and subcommands: output, errors on stderr or as --json, warnings, exit codes, files made private", async () => {
-    const sh = (line: string, json = false): Step => ({ args: (d) => ["--data", d, ...(json ? ["--json"] : []), "shell", "-c", line] });
+  test("the shell and subcommands: output, errors as --json, refusals and warnings on stderr, exit codes, files made private", async () => {
+    const sh = (line: string, opt: { json?: boolean; setup?: true } = {}): Step => ({
+      args: (d) => ["--data", d, ...(opt.json ? ["--json"] : []), "shell", "-c", line],
+      ...(opt.setup ? { setup: true as const } : {}),
+    });
     const r = await sameBothWays("shell", [
       { args: (d) => ["--data", d, "init", "--name", "mail1.contoso.com"] },
       sh("Get-ReceiveConnector | Format-List Name,Bindings"),
-      sh("Get-Frob"),
-      sh("Get-Frob", true),
-      sh("New-ExchangeCertificate -SubjectName CN=mail1.contoso.com -DomainName mail1.contoso.com -PrivateKeyExportable:$true | Format-List Subject,Thumbprint"),
-      sh("Set-ReceiveConnector Inet -DomainSecureEnabled:$true -AuthMechanism TLS"),
-      sh("Set-TransportConfig -TLSReceiveDomainSecureList woodgrovebank.com"),
+      sh("Get-Frob", { json: true }),
+      sh("New-ExchangeCertificate -SubjectName CN=mail1.contoso.com -DomainName mail1.contoso.com -PrivateKeyExportable:$true", { setup: true }),
+      sh("Set-ReceiveConnector Inet -DomainSecureEnabled:$true -AuthMechanism TLS", { setup: true }),
+      sh("Set-TransportConfig -TLSReceiveDomainSecureList woodgrovebank.com", { setup: true }),
       // Refused (exit 1, the reason on stderr), then forced (exit 0, a WARNING on stderr).
       sh("Set-ReceiveConnector Inet -DomainSecureEnabled:$false"),
       sh("Set-ReceiveConnector Inet -DomainSecureEnabled:$false -Force"),
@@ -104,22 +108,21 @@ describe("in process as spawned", { concurrency: true }, () => {
         before: (w) => execFileSync("openssl", ["pkcs12", "-in", path.join(w, "out.pfx"), "-passin", "pass:pw", "-nokeys", "-out", path.join(w, "c.pem")], { stdio: "ignore" }),
         args: (d) => ["--data", d, "cert", "verify", path.join(d, "..", "c.pem")],
       },
-      // A file that is not there: exit 1, the reason on stderr.
-      { args: (d) => ["--data", d, "cert", "verify", path.join(d, "..", "missing.pem")] },
-      { args: (d) => ["--data", d, "--json", "server", "set", "--external-dns-servers", "dns.example.com"] },
     ]);
     assert.deepEqual(
       r.map((x) => x.code),
-      [0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 2, 1, 1],
+      [0, 0, 1, 1, 0, 0, 2],
     );
-    assert.match(r[8]?.stderr ?? "", /^WARNING: /m);
-    assert.match(r[10]?.stdout ?? "", /CERT_SELF_SIGNED/);
-    assert.match(r[3]?.stdout ?? "", /"code": "SHELL_UNKNOWN_CMDLET"/);
+    assert.match(r[2]?.stdout ?? "", /"code": "SHELL_UNKNOWN_CMDLET"/);
+    assert.equal(r[2]?.stderr, "");
+    assert.match(r[3]?.stderr ?? "", /would turn Domain Security off/);
+    assert.match(r[4]?.stderr ?? "", /^WARNING: /m);
+    assert.match(r[6]?.stdout ?? "", /CERT_SELF_SIGNED/);
   });
 
   test("the environment, the working directory and SEALPOST_DATA given to a call", async () => {
     const r = await sameBothWays("env", [
-      // A relative --data and a relative -Path resolve against the call's working directory.
+      // A relative --data resolves against the call's working directory.
       { args: () => ["--data", "rel", "init", "--name", "edge.example.net"], opts: (w) => ({ cwd: w }) },
       { args: () => ["shell", "-c", "Get-TransportServer | Format-List Name"], opts: (w) => ({ env: { SEALPOST_DATA: path.join(w, "rel") } }) },
       // $env: in a line reads the call's environment; -Path is relative to the call's working directory.
@@ -127,17 +130,15 @@ describe("in process as spawned", { concurrency: true }, () => {
         args: () => ["--data", "rel", "shell", "-c", "New-ExchangeCertificate -SubjectName CN=edge.example.net -DomainName edge.example.net -PrivateKeyExportable:$true | Export-ExchangeCertificate -Path e.pfx -Password $env:SEALPOST_TEST_PW"],
         opts: (w) => ({ cwd: w, env: { SEALPOST_TEST_PW: "from-env" } }),
       },
-      { args: () => ["shell", "-c", "$env:SEALPOST_TEST_PW"], opts: (w) => ({ env: { SEALPOST_DATA: path.join(w, "rel"), SEALPOST_TEST_PW: "x" } }) },
     ]);
     assert.deepEqual(
       r.map((x) => x.code),
-      [0, 0, 0, 1],
+      [0, 0, 0],
     );
     assert.match(r[1]?.stdout ?? "", /edge\.example\.net/);
     // The PFX was written with the password from the call's environment.
     execFileSync("openssl", ["pkcs12", "-in", path.join(base, "env-i", "e.pfx"), "-passin", "pass:from-env", "-nokeys"], { stdio: "ignore" });
   });
-
 });
 
 test("an in-process call leaves the process as it found it, and calls made together do not mix", async () => {
