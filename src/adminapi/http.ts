@@ -4,6 +4,9 @@
 // cookie and a CSRF token), Token (an API token for oneself, for the remote
 // command line), /health (no authentication, nothing secret) and /metrics.
 //
+// The web console's files (web/, src/console/static.ts) are served for any
+// other GET, without authentication (the login page is one of them).
+//
 // Every request: the Host header must be the endpoint's own address or a
 // configured name (DNS rebinding). Every state-changing request (POST, PUT,
 // PATCH, DELETE, login included): an Origin equal to the endpoint's own
@@ -21,6 +24,7 @@ import type net from "node:net";
 import { rmSync } from "node:fs";
 import type { TLSSocket } from "node:tls";
 import type { AdminApi } from "../admin/api.js";
+import { serveConsole } from "../console/static.js";
 import { ERROR_CODES, errorMessage, isSealpostError } from "../errors/errors.js";
 import { allCmdlets } from "../shell/cmdlets/index.js";
 import type { CmdletDef } from "../shell/types.js";
@@ -345,6 +349,8 @@ export async function startAdminHttp(api: AdminApi, bind: AdminAddress, opts: Ad
     if (!allowedHosts.has(host)) throw new DoorError(421, "ADMIN_HOST_REFUSED", "The Host header names neither this admin endpoint's address nor a configured admin host name.");
     const url = new URL(req.url ?? "/", "http://admin.invalid");
     if (method === "GET" && url.pathname === "/health") return send(res, 200, { status: "ok", server: api.serverName });
+    // The web console's own files (its login page among them): no authentication, behind the Host check.
+    if ((method === "GET" || method === "HEAD") && !url.pathname.startsWith(`${API_PREFIX}/`) && url.pathname !== "/metrics" && serveConsole(req, res)) return;
     const changing = method === "POST" || method === "PUT" || method === "PATCH" || method === "DELETE";
     let body: Record<string, unknown> = {};
     if (changing) {

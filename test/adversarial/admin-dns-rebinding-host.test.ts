@@ -23,6 +23,7 @@ test("a foreign Host is refused on every route, even with a valid token", async 
   for (const host of [`evil.example:${port}`, "evil.example", `localhost:${port}`, `127.0.0.1:${port + 1}`, `127.0.0.2:${port}`, `admin.contoso.test.evil.example:${port}`]) {
     for (const [p, method, body] of [
       ["/health", "GET", undefined],
+      ["/", "GET", undefined],
       ["/adminapi/v1/CmdletInfo", "GET", undefined],
       ["/adminapi/v1/Session", "POST", { Name: "alice", Password: "alice-password-123" }],
       ["/adminapi/v1/InvokeCommand", "POST", { CmdletInput: { CmdletName: "Get-TransportConfig" } }],
@@ -53,6 +54,12 @@ test("a request without a Host header (HTTP/1.0) is refused too", async () => {
 
 test("the address itself and a configured name are served", async () => {
   assert.equal((await doorRequest(d.door.address, "/health")).status, 200);
+  // The console's page, without authentication, with its CSP (no framing).
+  const page = await doorRequest(d.door.address, "/");
+  assert.equal(page.status, 200);
+  assert.match(String(page.headers["content-type"]), /text\/html/);
+  assert.match(String(page.headers["content-security-policy"]), /frame-ancestors 'none'/);
+  assert.equal((await doorRequest(d.door.address, "/adminapi/v1/NoSuchRoute", { headers: { authorization: `Bearer ${token}` } })).status, 404);
   const named = `admin.contoso.test:${d.door.port}`;
   const r = await doorRequest(d.door.address, "/adminapi/v1/CmdletInfo", { headers: { host: named, authorization: `Bearer ${token}` } });
   assert.equal(r.status, 200);
