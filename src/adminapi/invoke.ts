@@ -84,6 +84,11 @@ function failure(e: unknown, log?: (m: string) => void, remote = true): { error:
   return { error: { code: "INTERNAL", message: remote ? ERROR_CODES.INTERNAL : errorMessage(e) }, status: 500 };
 }
 
+/** The audit result of a failed call: a ROLE_REQUIRED raised by the cmdlet's own code (an account or token method) is a refusal by role. */
+function auditResultOf(status: number): AuditResult {
+  return status === 403 ? "RefusedByRole" : status >= 500 ? "Failed" : "Invalid";
+}
+
 /** The error a front end raises for a door's answer (the wire code back to the shell's code). */
 export function errorFromResult(err: InvokeError): SealpostError {
   const code = err.code === CONFIRMATION_REQUIRED_WIRE ? "CONFIRMATION_REQUIRED" : err.code;
@@ -205,7 +210,7 @@ export async function invokeCommand(table: readonly CmdletDef[], api: AdminApi, 
     def.validate?.(args, ctx);
   } catch (e) {
     const f = failure(e, opts.log, opts.remote);
-    await audit(f.status >= 500 ? "Failed" : "Invalid", f.error);
+    await audit(auditResultOf(f.status), f.error);
     return f;
   }
   const confirmed = input.Confirm === false || input.Force === true || args.Confirm === false || args.Force === true;
@@ -237,7 +242,7 @@ export async function invokeCommand(table: readonly CmdletDef[], api: AdminApi, 
     value = await def.run(args, ctx, []);
   } catch (e) {
     const f = failure(e, opts.log, opts.remote);
-    await audit(f.status >= 500 ? "Failed" : "Invalid", f.error);
+    await audit(auditResultOf(f.status), f.error);
     return f;
   }
   await audit("Succeeded");
