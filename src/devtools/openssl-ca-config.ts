@@ -57,7 +57,7 @@ export interface LeafOptions extends Validity {
   /** SAN iPAddresses (loopback tests), e.g. ["127.0.0.1", "::1"]. */
   ipAddresses?: string[];
   /** Default "both" (serverAuth + clientAuth, as Domain Security needs). */
-  eku?: Eku;
+  eku?: Eku | undefined;
   /** Key usage names, or "none". Default: RSA digitalSignature+keyEncipherment, EC digitalSignature (critical). */
   keyUsage?: string[] | "none";
   /** CRL distribution point URL(s) (no commas, percent-encode them). */

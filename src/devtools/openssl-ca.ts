@@ -47,7 +47,7 @@ export interface IssuedCert {
   certPath: string;
   /** Present when the fixture made (or was given) the key: issueLeaf, not signRequest. */
   keyPem?: string;
-  keyPath?: string;
+  keyPath?: string | undefined;
   /** Upper-case hex, as `openssl x509 -serial` and Node's X509Certificate.serialNumber print it. */
   serial: string;
   /** SHA-1 thumbprint, upper-case hex without colons. */

@@ -19,7 +19,7 @@ export interface DsnRecipient {
   address: string;
   /** The ORCPT parameter as received: "rfc822;x@y", xtext-encoded. */
   orcpt?: string;
-  notify?: DsnNotify[];
+  notify?: DsnNotify[] | undefined;
   /** RFC 3463 enhanced status, e.g. "5.7.5" or "4.4.1". */
   status: string;
   action: "failed" | "delayed";
@@ -36,7 +36,7 @@ export interface DsnInput {
   reportingMta: string;
   /** The envelope sender of the original; "" is the null sender. */
   originalSender: string;
-  envid?: string;
+  envid?: string | undefined;
   ret?: "FULL" | "HDRS";
   arrivalDate: Date;
   now: Date;
@@ -44,7 +44,7 @@ export interface DsnInput {
   originalMessage: Buffer;
   messageIdDomain: string;
   /** A sentence for the human part, e.g. naming the failed TLS check and host. */
-  humanReason?: string;
+  humanReason?: string | undefined;
 }
 
 export interface DsnMessage {
@@ -131,7 +131,7 @@ interface Part {
   headers: string[];
   body: Buffer;
   /** Why the original is not returned whole, for the human part. */
-  note?: string;
+  note?: string | undefined;
 }
 
 // ---- the human-readable part ----

@@ -29,7 +29,7 @@ export interface AdminUserRecord {
   /** "scrypt$N$r$p$<salt base64>$<hash base64>" (src/adminapi/accounts.ts); never shown. */
   passwordHash: string;
   /** SHA-1 (or SHA-256) thumbprint, upper-case hex, of a client certificate that logs this account in. */
-  clientCertificateThumbprint?: string;
+  clientCertificateThumbprint?: string | undefined;
   enabled: boolean;
   createdAt: Date;
   changedAt: Date;

@@ -10,7 +10,7 @@ export interface AcceptedDomain {
   domainName: string;
   domainType: DomainType;
   /** When set, mail to an unknown recipient of this (authoritative) domain goes to this mailbox. */
-  catchAllMailbox?: string;
+  catchAllMailbox?: string | undefined;
 }
 
 export interface Mailbox {

@@ -22,12 +22,12 @@ export const OID = {
 
 export interface FoundKey {
   key: crypto.KeyObject;
-  friendlyName?: string;
+  friendlyName?: string | undefined;
 }
 
 export interface FoundCert {
   der: Buffer;
-  friendlyName?: string;
+  friendlyName?: string | undefined;
 }
 
 export interface FoundBags {

@@ -193,7 +193,7 @@ export async function createPfx(opts: {
         new pkijs.SafeBag({
           bagId: OID.certBag,
           bagValue: new pkijs.CertBag({ certId: OID.x509Certificate, certValue: new asn1js.OctetString({ valueHex: c.der }) }),
-          bagAttributes: c === leaf ? bagAttributes(localKeyId, opts.friendlyName) : undefined,
+          ...withAttributes(c === leaf ? bagAttributes(localKeyId, opts.friendlyName) : undefined),
         }),
     ),
   });
@@ -209,7 +209,7 @@ export async function createPfx(opts: {
           encryptionAlgorithm: keyEncrypted.alg,
           encryptedData: new asn1js.OctetString({ valueHex: keyEncrypted.ciphertext }),
         }),
-        bagAttributes: bagAttributes(localKeyId, opts.friendlyName),
+        ...withAttributes(bagAttributes(localKeyId, opts.friendlyName)),
       }),
     ],
   });
@@ -237,4 +237,9 @@ export async function createPfx(opts: {
   // the MAC covers only the AuthenticatedSafe, so this leaves it valid.
   if (pfx.macData) pfx.macData.mac.digestAlgorithm.algorithmParams = new asn1js.Null();
   return Buffer.from(pfx.toSchema().toBER(false));
+}
+
+/** A SafeBag's attributes, when there are any (pkijs takes the property absent, not undefined). */
+function withAttributes(attrs: pkijs.Attribute[] | undefined): { bagAttributes?: pkijs.Attribute[] } {
+  return attrs ? { bagAttributes: attrs } : {};
 }

@@ -78,7 +78,7 @@ export interface MailFromInput {
    * (sender's domain), or for the null reverse-path: the first receive
    * partner the certificate validly matches (undefined when none does).
    */
-  verdict?: Verdict;
+  verdict?: Verdict | undefined;
   /** Null reverse-path only: the partner the verdict is for. */
   nullPathPartner?: string;
 }

@@ -30,14 +30,14 @@ export interface RetrySettings {
 /** The state of one next-hop queue: consecutive connection failures, reset to 0 by any successful connection. */
 export interface QueueRetryState {
   consecutiveFailures: number;
-  lastAttemptAt?: Date;
+  lastAttemptAt?: Date | undefined;
 }
 
 /** The state of one message in a queue. `delayNotified` is set by the caller once the delay notice has been sent. */
 export interface MessageRetryState {
   arrivedAt: Date;
   attempts: number;
-  lastAttemptAt?: Date;
+  lastAttemptAt?: Date | undefined;
   delayNotified: boolean;
 }
 

@@ -116,7 +116,7 @@ interface Active {
   size: number;
   seed: number;
   /** The segment header, written with the first batch (nothing is acknowledged before it is durable too). */
-  header?: Buffer;
+  header?: Buffer | undefined;
 }
 
 function ioError(what: string, e: unknown): SealpostError {

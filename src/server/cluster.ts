@@ -59,12 +59,12 @@ export function restartDelay(failures: number, b = RESTART_BACKOFF): number {
 
 /** One of the N worker places the primary keeps filled. */
 interface Slot {
-  worker?: Worker;
-  readyAt?: number;
+  worker?: Worker | undefined;
+  readyAt?: number | undefined;
   everReady: boolean;
   /** Exits in a row without having served RESTART_BACKOFF.stableMs. */
   failures: number;
-  timer?: NodeJS.Timeout;
+  timer?: NodeJS.Timeout | undefined;
 }
 
 /** Thrown inside start() when stop() was called meanwhile. */
@@ -92,7 +92,7 @@ export class Primary {
   private readonly slotOf = new Map<number, Slot>();
   /** Every worker process not yet exited, with a promise of its exit. */
   private readonly live = new Map<Worker, Promise<void>>();
-  private startup?: { resolve: () => void; reject: (e: Error) => void };
+  private startup?: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private failedAtStart = false;
   private stopping = false;
   private starting?: Promise<void>;

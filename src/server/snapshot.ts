@@ -24,8 +24,8 @@ export interface ConnectorRuntime {
   matchesRemote: (ip: string) => boolean;
   /** Number of addresses the narrowest matching range covers; smaller wins when connectors share a binding. */
   specificity: (ip: string) => number;
-  secureContext?: SecureContext;
-  certificateThumbprint?: string;
+  secureContext?: SecureContext | undefined;
+  certificateThumbprint?: string | undefined;
 }
 
 export interface Snapshot {

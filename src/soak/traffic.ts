@@ -52,7 +52,7 @@ export interface Attempt {
   tMail?: number;
   tEnd?: number;
   mailReply?: string;
-  finalReply?: string;
+  finalReply?: string | undefined;
   ack?: { queueId: string; at: number };
   /** Connection refused, reset, timed out: neither accepted nor refused. */
   error?: string;

@@ -55,11 +55,11 @@ let metricsOnce: ReturnType<typeof makeSyncMetrics> | undefined;
 const syncMetrics = (): ReturnType<typeof makeSyncMetrics> => (metricsOnce ??= makeSyncMetrics());
 
 export class EdgeSync {
-  private store?: PgOrgStore;
-  private listener?: pg.Client;
+  private store?: PgOrgStore | undefined;
+  private listener?: pg.Client | undefined;
   private timer?: NodeJS.Timeout;
   private stopped = false;
-  private running?: Promise<void>;
+  private running?: Promise<void> | undefined;
   private pending = false;
   private lastStatusAt = 0;
   private statusWritable = true;

@@ -160,7 +160,7 @@ interface TargetResult {
   failures: string[];
 }
 
-async function fuzzTarget(t: TargetInfo, seconds: number, tmp: string, keepCorpus: string | undefined, addonNote: { text?: string }): Promise<TargetResult> {
+async function fuzzTarget(t: TargetInfo, seconds: number, tmp: string, keepCorpus: string | undefined, addonNote: { text?: string | undefined }): Promise<TargetResult> {
   const corpus = fs.mkdtempSync(path.join(tmp, `${t.name}-corpus-`));
   const regressions = path.join(source, "regressions", t.name);
   const result: TargetResult = { name: t.name, executions: 0, seconds: 0, rate: 0, newUnits: 0, crashes: 0, saved: [], failures: [] };
@@ -215,7 +215,7 @@ async function main(): Promise<number> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sealpost-fuzz-"));
   console.log(`fuzzing ${args.targets.length} target(s) for ${args.minutes} minute(s); work folder ${tmp}`);
   const results: TargetResult[] = [];
-  const addon: { text?: string } = {};
+  const addon: { text?: string | undefined } = {};
   for (const t of args.targets) {
     const share = Math.max(5, Math.floor((total * t.weight) / weights));
     console.log(`[${t.name}] ${share} s`);

@@ -44,7 +44,7 @@ export function doorRequest(address: string, pathname: string, r: DoorRequest = 
 
 /** A logged-in browser-like client of one admin endpoint: cookie, CSRF token, the endpoint's Origin. */
 export class DoorClient {
-  cookie?: string;
+  cookie?: string | undefined;
   csrf?: string;
 
   constructor(

@@ -37,7 +37,7 @@ export interface SessionInfo {
   localPort: number;
   remoteAddress: string;
   remotePort: number;
-  heloName?: string;
+  heloName?: string | undefined;
   esmtp: boolean;
   tls?: TlsFacts;
   /** Free space for the hooks (e.g. a cached trust verdict); reset never, lives with the session. */
@@ -55,7 +55,7 @@ export interface MailParams {
 }
 
 export interface RcptParams {
-  notify?: Array<"NEVER" | "SUCCESS" | "FAILURE" | "DELAY">;
+  notify?: Array<"NEVER" | "SUCCESS" | "FAILURE" | "DELAY"> | undefined;
   orcpt?: string;
 }
 

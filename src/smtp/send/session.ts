@@ -77,13 +77,13 @@ export interface SendEnvelope {
 }
 
 interface NodemailerError extends Error {
-  code?: string;
-  responseCode?: number;
-  response?: string;
-  command?: string;
-  rejected?: string[];
-  rejectedErrors?: NodemailerError[];
-  recipient?: string;
+  code?: string | undefined;
+  responseCode?: number | undefined;
+  response?: string | undefined;
+  command?: string | undefined;
+  rejected?: string[] | undefined;
+  rejectedErrors?: NodemailerError[] | undefined;
+  recipient?: string | undefined;
 }
 
 function peerChain(socket: tls.TLSSocket): Buffer[] {
@@ -201,7 +201,7 @@ export class SendSession {
       ...(env.dsn ? { dsn: { ...(env.dsn.ret ? { ret: env.dsn.ret } : {}), ...(env.dsn.envid ? { envid: env.dsn.envid } : {}), ...(env.dsn.notify ? { notify: env.dsn.notify } : {}), ...(env.dsn.orcpt ? { orcpt: env.dsn.orcpt } : {}) } } : {}),
     };
     return new Promise((resolve, reject) => {
-      this.conn.send(envelope as never, body, (err: NodemailerError | null, info?: { accepted?: string[]; rejected?: string[]; rejectedErrors?: NodemailerError[]; response?: string }) => {
+      this.conn.send(envelope as never, body, (err: NodemailerError | null, info?: { accepted?: string[] | undefined; rejected?: string[] | undefined; rejectedErrors?: NodemailerError[] | undefined; response?: string | undefined }) => {
         const byAddress = new Map<string, RecipientResult>();
         const rejectedErrors = err?.rejectedErrors ?? info?.rejectedErrors ?? [];
         for (const r of rejectedErrors) {
