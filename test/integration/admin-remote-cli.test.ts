@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { runSealpost, shellC } from "../helpers/cli.js";
 import { OpenSslCa } from "../helpers/openssl-ca.js";
-import { startServe, type RunningServer } from "../helpers/serve.js";
+import { randomLoopback, startServe, type RunningServer } from "../helpers/serve.js";
 import { AdminApi } from "../../src/admin/api.js";
 
 let work: string;
@@ -29,6 +29,8 @@ before(async () => {
   writeFileSync(path.join(work, "alice.pw"), "alice-password-123\n", { mode: 0o600 });
   writeFileSync(path.join(work, "victor.pw"), "victor-password-123\n", { mode: 0o600 });
   for (const line of [
+    // SMTP on an address of its own: the default 127.0.0.1:2525 may be another test's.
+    `Set-ReceiveConnector Inet -Bindings ${randomLoopback()}:2525`,
     `New-AdminUser alice -RoleGroup "Organization Management" -PasswordFile ${path.join(work, "alice.pw")}`,
     `New-AdminUser victor -RoleGroup "View-Only Organization Management" -PasswordFile ${path.join(work, "victor.pw")}`,
   ]) {
