@@ -287,6 +287,23 @@ describe("the console in chromium", () => {
     await screenshot(page, shots, "certificates-enabled");
   });
 
+  test("Trusted roots and intermediates: Add Trusted Root Certificate (upload) and the enabled certificate is no longer Untrusted", async () => {
+    const before = (await fl("Get-ExchangeCertificate")).find((c) => /CN=mail1\.contoso\.com/.test(c.Subject ?? ""));
+    assert.equal(before?.Status, "Untrusted", "the root is not trusted yet");
+    const rootPath = path.join(work, "contoso-root.cer");
+    writeFileSync(rootPath, root.certPem);
+    await go(page, "Trusted roots and intermediates");
+    await page.getByRole("button", { name: "Add Trusted Root Certificate…" }).click();
+    await page.locator("dialog[open]").getByLabel(/^Certificate file/).setInputFiles(rootPath);
+    await page.locator("dialog[open] pre.command", { hasText: "contoso-root.cer" }).waitFor();
+    const cmd = await runDialog(page, "Add", "add-trusted-root");
+    assert.equal(cmd, "Add-TrustedRootCertificate -Path contoso-root.cer");
+    await page.getByRole("cell", { name: /Contoso Root CA/ }).first().waitFor();
+    const after = (await fl("Get-ExchangeCertificate")).find((c) => /CN=mail1\.contoso\.com/.test(c.Subject ?? ""));
+    // Trusted now; the request was signed without a CRL address, so revocation cannot be checked (not the console's business).
+    assert.ok(after && after.Status !== "Untrusted", after?.Status);
+  });
+
   test("Remove asks where the shell asks (the door's ConfirmationRequired), then runs with -Confirm:$false", async () => {
     await go(page, "Certificates");
     await page.getByRole("button", { name: "New Exchange Certificate…" }).click();

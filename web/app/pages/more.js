@@ -3,10 +3,11 @@
 // flow. Each reads through a Get-/Test- cmdlet; changes go through the
 // command dialog like every other page.
 import { invoke } from "../api.js";
-import { h, field, table, show } from "../dom.js";
+import { h, field, table, show, fileToBase64, uid } from "../dom.js";
 import { openCommandDialog, actionButton } from "../dialog.js";
 
 const columnsOf = (rows, prefer = []) => {
+  if (!rows.length && !prefer.length) return [["Name"]];
   const keys = prefer.length ? prefer : Object.keys(rows[0] ?? {}).slice(0, 8);
   return keys.map((k) => [k]);
 };
@@ -41,20 +42,106 @@ export async function queueViewer(ctx) {
   return h("div", {}, filter.row, actions, host);
 }
 
-export async function partners() {
+/** A selectable table and a toolbar whose buttons act on the selected row. */
+function pickList(caption, rows, columns, keyOf, buttons) {
+  let picked = rows[0];
+  const host = h("div", {});
+  const actions = h("div", { class: "toolbar", role: "group", "aria-label": `${caption} actions` });
+  const draw = () => {
+    host.replaceChildren(table(caption, rows, columns, (r) => {
+      picked = r;
+      draw();
+    }, picked ? keyOf(picked) : undefined, keyOf));
+    actions.replaceChildren(...buttons(picked));
+  };
+  draw();
+  return h("div", {}, actions, host);
+}
+
+/** A file input read as base64 when chosen. */
+function fileInput(label, accept) {
+  const id = uid("file");
+  const input = h("input", { type: "file", id, accept });
+  const holder = { input };
+  input.addEventListener("change", async () => {
+    const f = input.files?.[0];
+    holder.name = f?.name;
+    holder.data = f ? await fileToBase64(f) : undefined;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  holder.row = h("div", { class: "field" }, h("label", { for: id }, label), input);
+  return holder;
+}
+
+export async function partners(ctx) {
   const rows = await invoke("Get-DomainSecurePartner");
-  return table("Domain Secure partners", rows, columnsOf(rows, rows.length ? Object.keys(rows[0]).slice(0, 8) : ["Identity", "Mode", "NameMatch", "RevocationMode"]));
+  const cmdlet = "Set-DomainSecurePartner";
+  const edit = (p) => {
+    const mode = field("Mode:", { tag: "select", options: ["Enforce", "ReportOnly"], value: p.Mode ?? "Enforce" });
+    const match = field("Name match:", { tag: "select", options: ["Exact", "Subdomains"], value: p.NameMatch ?? "Exact" });
+    const revocation = field("Revocation mode:", { tag: "select", options: ["Hard", "Soft"], value: p.RevocationMode ?? "Soft" });
+    const collect = () => {
+      const params = { Identity: p.Identity ?? p.Domain ?? p.Name };
+      if (mode.input.value !== p.Mode) params.Mode = mode.input.value;
+      if (match.input.value !== p.NameMatch) params.NameMatch = match.input.value;
+      if (revocation.input.value !== p.RevocationMode) params.RevocationMode = revocation.input.value;
+      return { params, files: {} };
+    };
+    openCommandDialog({ title: `Partner ${collect().params.Identity}`, intro: "The partner's Domain Security options.", cmdlet, params: collect().params, body: h("div", {}, mode.row, match.row, revocation.row), collect, runLabel: "Save", onClose: ctx.rerender });
+  };
+  const cols = rows.length ? Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object" || Array.isArray(rows[0][k])).slice(0, 8).map((k) => [k]) : [["Identity"], ["Mode"], ["NameMatch", "Name match"], ["RevocationMode", "Revocation"]];
+  return h("div", {}, h("p", {}, "One row per domain in either Domain Secure list (Transport settings), with its options."), pickList("Domain Secure partners", rows, cols, (r) => show(r.Identity ?? r.Domain ?? r.Name), (p) => [actionButton("Properties…", cmdlet, () => edit(p), { reason: p ? undefined : "There is no partner: add a domain to a Domain Secure list first." })]));
 }
 
-export async function acceptedDomains() {
+export async function acceptedDomains(ctx) {
   const rows = await invoke("Get-AcceptedDomain");
-  return table("Accepted domains", rows, [["Name"], ["DomainName", "Accepted domain"], ["DomainType", "Domain type"], ["Default"]]);
+  const create = () => {
+    const domain = field("Accepted domain:", { value: "" });
+    const name = field("Name:", { value: "" });
+    const type = field("Domain type:", { tag: "select", options: ["Authoritative", "InternalRelay", "ExternalRelay"], value: "Authoritative" });
+    const collect = () => {
+      if (!domain.input.value.trim()) throw new Error("Type the accepted domain, for example contoso.com.");
+      const params = { DomainName: domain.input.value.trim() };
+      if (name.input.value.trim()) params.Name = name.input.value.trim();
+      if (type.input.value !== "Authoritative") params.DomainType = type.input.value;
+      return { params, files: {} };
+    };
+    openCommandDialog({ title: "New Accepted Domain", cmdlet: "New-AcceptedDomain", params: {}, body: h("div", {}, domain.row, name.row, type.row), collect, runLabel: "New", onClose: ctx.rerender });
+  };
+  return pickList("Accepted domains", rows, [["Name"], ["DomainName", "Accepted domain"], ["DomainType", "Domain type"]], (r) => show(r.DomainName), (d) => [
+    actionButton("New Accepted Domain…", "New-AcceptedDomain", create),
+    actionButton("Remove…", "Remove-AcceptedDomain", () => openCommandDialog({ title: "Remove Accepted Domain", intro: `Mail for ${show(d.DomainName)} will no longer be accepted.`, cmdlet: "Remove-AcceptedDomain", params: { Identity: show(d.Name ?? d.DomainName) }, runLabel: "Remove", onClose: ctx.rerender }), { reason: d ? undefined : "Select an accepted domain first.", class: "danger" }),
+  ]);
 }
 
-export async function trustedRoots() {
+export async function trustedRoots(ctx) {
   const [roots, intermediates] = await Promise.all([invoke("Get-TrustedRootCertificate"), invoke("Get-IntermediateCertificate")]);
   const cols = [["Subject"], ["Issuer"], ["NotAfter", "Expires"], ["Thumbprint"]];
-  return h("div", {}, table("Trusted root certificates", roots, cols), table("Intermediate certificates", intermediates, cols));
+  const add = (cmdlet, title) => {
+    const file = fileInput("Certificate file (PEM, DER or PKCS#7):", ".cer,.crt,.pem,.der,.p7b,.p7c");
+    openCommandDialog({
+      title,
+      cmdlet,
+      params: {},
+      body: h("div", {}, file.row),
+      collect: () => {
+        if (!file.data) throw new Error("Choose the certificate's file.");
+        return { params: { FileData: file.data }, files: { FileData: file.name } };
+      },
+      runLabel: "Add",
+      onClose: ctx.rerender,
+    });
+  };
+  const remove = (cmdlet, c) => openCommandDialog({ title: cmdlet, intro: `${show(c.Subject)} will no longer be trusted: partners whose certificates chain to it fail Domain Security.`, cmdlet, params: { Thumbprint: c.Thumbprint }, runLabel: "Remove", onClose: ctx.rerender });
+  const key = (r) => show(r.Thumbprint);
+  return h(
+    "div",
+    {},
+    h("h2", {}, "Trusted root certificates"),
+    pickList("Trusted root certificates", roots, cols, key, (c) => [actionButton("Add Trusted Root Certificate…", "Add-TrustedRootCertificate", () => add("Add-TrustedRootCertificate", "Add Trusted Root Certificate")), actionButton("Remove…", "Remove-TrustedRootCertificate", () => remove("Remove-TrustedRootCertificate", c), { reason: c ? undefined : "Select a root first.", class: "danger" })]),
+    h("h2", {}, "Intermediate certificates"),
+    pickList("Intermediate certificates", intermediates, cols, key, (c) => [actionButton("Add Intermediate Certificate…", "Add-IntermediateCertificate", () => add("Add-IntermediateCertificate", "Add Intermediate Certificate")), actionButton("Remove…", "Remove-IntermediateCertificate", () => remove("Remove-IntermediateCertificate", c), { reason: c ? undefined : "Select an intermediate first.", class: "danger" })]),
+  );
 }
 
 export async function messageTracking(ctx) {
