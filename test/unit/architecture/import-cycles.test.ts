@@ -208,6 +208,15 @@ test("no import cycle between the top-level folders of src/", () => {
   assert.deepEqual(stale, [], "known folder cycles that no longer exist: remove them from KNOWN_FOLDER_CYCLES");
 });
 
+test("main/ (the composition root's parts) imports no front end and not the server, so both can use it", () => {
+  const bad: string[] = [];
+  for (const [from, tos] of graph.edges) {
+    if (folderOf(from) !== "main") continue;
+    for (const to of tos) if (["admin", "adminapi", "shell", "cli", "server"].includes(folderOf(to))) bad.push(`${from} imports ${to}`);
+  }
+  assert.deepEqual(bad, []);
+});
+
 test("shipped code never imports test/", () => {
   const bad: string[] = [];
   for (const [f, specs] of graph.specifiers) {
