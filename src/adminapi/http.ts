@@ -252,7 +252,7 @@ export async function startAdminHttp(api: AdminApi, bind: AdminAddress, opts: Ad
     `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/${scheme === "https" ? "; Secure" : ""}${maxAgeSeconds !== undefined ? `; Max-Age=${maxAgeSeconds}` : ""}`;
 
   /** Who is calling: bearer token, session cookie (CSRF checked unless exempt), or a pinned client certificate. */
-  const authenticate = async (req: http.IncomingMessage, from: string, csrfExempt: boolean): Promise<{ caller: Caller; session?: Session }> => {
+  const authenticate = async (req: http.IncomingMessage, from: string, csrfExempt: boolean, what: string): Promise<{ caller: Caller; session?: Session }> => {
     const authz = req.headers.authorization;
     if (authz !== undefined) {
       const m = /^Bearer\s+(\S{1,512})$/i.exec(authz);
@@ -270,7 +270,11 @@ export async function startAdminHttp(api: AdminApi, bind: AdminAddress, opts: Ad
       if (!s) throw new DoorError(401, "UNAUTHORIZED", "The session has ended (logged out or expired); log in again.");
       if (!csrfExempt) {
         const given = req.headers["x-csrf-token"];
-        if (typeof given !== "string" || !secretEquals(s.csrf, given)) throw new DoorError(403, "ADMIN_CSRF_REFUSED", "A request with the session cookie must carry the session's X-CSRF-Token header.");
+        if (typeof given !== "string" || !secretEquals(s.csrf, given)) {
+          // A forged request in someone's session: the auditor sees it, refused.
+          await audit({ name: s.name, from }, what, "Invalid", "ADMIN_CSRF_REFUSED");
+          throw new DoorError(403, "ADMIN_CSRF_REFUSED", "A request with the session cookie must carry the session's X-CSRF-Token header.");
+        }
       }
       // The account as it is now: disabled or removed ends the session, changed roles apply at once.
       const account = await identity.listUsers(s.name).then(
@@ -361,7 +365,9 @@ export async function startAdminHttp(api: AdminApi, bind: AdminAddress, opts: Ad
     }
     const route = `${method} ${url.pathname}`;
     if (route === `POST ${API_PREFIX}/Session`) return login(res, req, body, from);
-    const { caller, session } = await authenticate(req, from, route === `GET ${API_PREFIX}/Session`);
+    const ci = body.CmdletInput as { CmdletName?: unknown } | undefined;
+    const what = typeof ci?.CmdletName === "string" ? ci.CmdletName.slice(0, 100) : url.pathname.slice(0, 100);
+    const { caller, session } = await authenticate(req, from, route === `GET ${API_PREFIX}/Session`, what);
     switch (route) {
       case `GET ${API_PREFIX}/Session`:
         return send(res, 200, { Name: caller.name, RoleGroups: caller.roles, AuthenticatedBy: caller.authenticatedBy, ...(session ? { CsrfToken: session.csrf } : {}) });

@@ -153,6 +153,8 @@ describe("the admin door on a running server", () => {
       const refused = log.find((a) => a.CmdletName === "Set-TransportConfig" && a.Caller === "victor");
       assert.equal(refused?.Result, "RefusedByRole");
       assert.equal(refused?.Succeeded, false);
+      const forged = log.find((a) => a.CmdletName === "Set-TransportConfig" && a.Caller === "alice" && a.Result === "Invalid");
+      assert.match(forged?.Error ?? "", /ADMIN_CSRF_REFUSED/, "the call without the CSRF token is recorded as refused");
       const failedLogin = log.find((a) => a.Result === "LoginFailed" && a.Caller === "alice");
       assert.ok(failedLogin, "the failed login is recorded");
       assert.doesNotMatch(JSON.stringify(log), /not-the-password-at-all|alice-password-123/);
