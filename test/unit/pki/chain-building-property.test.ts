@@ -151,7 +151,9 @@ test("chain building: bounded work, and complete and sound within the bounds", {
         if (exists && pairs <= c.budget) assert.fail(`a path exists within the limits (${pairs} candidate pairs, budget ${c.budget}, depth ${c.maxDepth}) and was not found: ${r.verdict.reason}`);
       }
     }),
-    { numRuns: 300 },
+    // A fixed seed: the regime check below is about the generator, and must not depend on a draw
+    // (a random one once gave only 3 exhausted sets). FC_SEED explores others.
+    { numRuns: 300, seed: Number(process.env.FC_SEED ?? 20261204) },
   );
   // The generator reaches both regimes (otherwise the properties above would hold vacuously).
   assert.ok(found > 20, `only ${found} sets had a path`);
