@@ -299,4 +299,12 @@ describe("HTTPS with --admin-cert on 127.0.0.2", () => {
     // Local tools find the HTTPS endpoint and pin its certificate.
     assert.match(await sh('Get-Counter "\\MSExchange Secure Mail Transport\\*"'), /Domain-Secured/i);
   });
+
+  test("--admin-cert smtp serves the SMTP certificate; an unknown thumbprint stops serve with a clear error", async () => {
+    await server.stop();
+    server = await startServe(dir, { args: ["--admin", "127.0.0.2:0", "--admin-cert", "smtp"] });
+    assert.equal((await doorRequest(server.admin, "/health", { scheme: "https" })).status, 200);
+    await server.stop();
+    await assert.rejects(startServe(dir, { args: ["--admin", "127.0.0.2:0", "--admin-cert", "0000000000000000000000000000000000000000"] }), /No certificate|not found|0000000000000000000000000000000000000000/i);
+  });
 });
