@@ -125,7 +125,16 @@ export async function runRemoteShell(opts: { command?: string; file?: string }, 
   }
 }
 
+/** The commands that go to a remote server; every other one works on a local data folder. */
+const REMOTE_COMMANDS = new Set(["shell", "login", "logout"]);
+
 export function registerRemoteCommands(program: Command): void {
+  // --server with a local command would silently act on the local data folder: refused.
+  program.hook("preAction", (_program, action) => {
+    if (action.optsWithGlobals<RemoteOptions>().server !== undefined && !REMOTE_COMMANDS.has(action.name())) {
+      throw new SealpostError("INVALID_ARGUMENT", `--server works with shell, login and logout; run the cmdlet instead: sealpost --server URL shell -c '...' (${action.name()} acts on a local data folder).`);
+    }
+  });
   program
     .command("login")
     .description("log in to a server's admin endpoint (--server URL): an API token for the account, kept in $XDG_CONFIG_HOME/sealpost/logins.json (mode 0600)")

@@ -50,6 +50,9 @@ test("before login: a clear error naming the login command", async () => {
   const r = await remote(["shell", "-c", "Get-TransportConfig"]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /No login for http:\/\/127\.0\.0\.1:\d+: run sealpost --server .* login --user NAME/);
+  const local = await remote(["trust", "list"]);
+  assert.notEqual(local.code, 0, "--server with a local command is refused, not run on a local folder");
+  assert.match(local.stderr, /--server works with shell, login and logout/);
 });
 
 test("login stores a token in logins.json (mode 0600), keyed by the server's origin; a wrong password stores nothing", async () => {
