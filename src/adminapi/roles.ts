@@ -89,6 +89,7 @@ export const CMDLET_ROLES: Readonly<Record<string, RoleGroup>> = {
   "Test-EdgeSynchronization": V,
   "Start-EdgeSynchronization": O,
   "Get-AdminAuditLog": V,
+  "Get-ConfigurationLog": V, // who changed the configuration, as the audit log shows it
   // mail flow and counters
   "Test-Mailflow": S, // sends a message
   "Get-Counter": S,

@@ -49,6 +49,18 @@ export const fleetCmdlets: CmdletDef[] = [
     },
   },
   {
+    name: "Get-ConfigurationLog",
+    synopsis: "The organization store's configuration versions, newest first: which store operation made each, by whom (on PostgreSQL, which database role), and the command line that asked for it (sealpost org versions).",
+    table: ["Version", "RunDate", "Caller", "CmdletParameters"],
+    params: [{ name: "ResultSize", type: "string", help: "the newest n (default 50), or Unlimited" }],
+    validate(args) {
+      if (args.ResultSize !== undefined) parseResultSize(args.ResultSize);
+    },
+    async run(args, ctx) {
+      return ctx.api.fleet.configurationLog({ limit: args.ResultSize === undefined ? 50 : parseResultSize(args.ResultSize) });
+    },
+  },
+  {
     name: "Get-AdminAuditLog",
     synopsis: "Every call through the admin door (shell, CLI, HTTP): who, from where, which cmdlet with its parameters (secrets redacted), the result; newest first. In a fleet, the organization's one log.",
     table: ["RunDate", "Caller", "CmdletName", "Result", "ClientIP"],
