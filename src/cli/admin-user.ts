@@ -5,26 +5,14 @@
 // front end. A password comes from --password-file (its first line) or, at
 // a terminal, a prompt; never from the command line.
 import type { Command } from "commander";
-import { localOperator } from "../adminapi/accounts.js";
-import { errorFromResult, invokeCommand } from "../adminapi/invoke.js";
-import type { AdminApi } from "../admin/api.js";
 import { SealpostError } from "../errors/errors.js";
 import { promptSecret, readSecretFile } from "../secrets/secrets.js";
-import { allCmdlets } from "../shell/cmdlets/index.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { makeShellHost, print, withApi } from "./common.js";
+import { print, withApi } from "./common.js";
+import { runCmdlet } from "./door.js";
 
 const USER_COLUMNS = ["Name", "RoleGroups", "Enabled", "ClientCertificateThumbprint"];
 const TOKEN_COLUMNS = ["Id", "User", "Description", "Expires", "LastUsed"];
-
-/** Runs one table cmdlet through the admin door as the local operator; its objects, or its error thrown. */
-export async function runCmdlet(api: AdminApi, name: string, parameters: Record<string, unknown>, opts: { confirm?: boolean } = {}): Promise<unknown[]> {
-  const host = makeShellHost(api);
-  const res = await invokeCommand(allCmdlets(), api, localOperator("cli"), { CmdletName: name, Parameters: parameters, ...(opts.confirm === false ? { Confirm: false } : {}) }, { remote: false, host });
-  if ("error" in res) throw errorFromResult(res.error);
-  for (const w of res.warnings ?? []) process.stderr.write(`${w}\n`);
-  return res.value;
-}
 
 /** --password-file's first line, or asked twice at a terminal. */
 async function passwordFrom(o: { passwordFile?: string }, name: string): Promise<string> {

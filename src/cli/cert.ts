@@ -1,12 +1,16 @@
-// `sealpost cert ...`: the certificate operations for scripts. Same admin
-// API as the shell's ExchangeCertificate cmdlets.
+// `sealpost cert ...`: the certificate operations for scripts: the shell's
+// ExchangeCertificate cmdlets run through the admin door (door.ts). Files
+// stay here: an input file is read here and sent as FileData, a password
+// file's first line as Password, and a result's FileData (a request, a PFX)
+// is written here.
 import path from "node:path";
 import type { Command } from "commander";
-import { isSealpostError } from "../errors/errors.js";
-import { promptSecret, secretFromSource } from "../secrets/secrets.js";
-import { checkWritable, readInputFile, writeOutputFile } from "../config/files.js";
+import { SealpostError } from "../errors/errors.js";
+import { secretFromSource } from "../secrets/secrets.js";
+import { checkWritable, writeOutputFile } from "../config/files.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { changeOptions, print, withApi } from "./common.js";
+import { print, withApi } from "./common.js";
+import { given, invokePrepared, prepareCmdlet, runCmdlet, runOne } from "./door.js";
 import { registerVerifyCommand } from "./partner.js";
 
 const TABLE = ["Thumbprint", "Services", "Subject"];
@@ -16,11 +20,26 @@ interface SecretOpts {
   passwordEnv?: string;
 }
 
-function secretOf(o: SecretOpts): string | undefined {
-  return secretFromSource({ ...(o.passwordFile ? { file: o.passwordFile } : {}), ...(o.passwordEnv ? { env: o.passwordEnv } : {}) });
+/** --password-file (read by the shell's file conversion, as -PasswordFile) or --password-env (as -Password); the file wins. */
+function secretParams(o: SecretOpts): Record<string, unknown> {
+  if (o.passwordFile) return { PasswordFile: o.passwordFile };
+  const env = secretFromSource(o.passwordEnv ? { env: o.passwordEnv } : {});
+  return env !== undefined ? { Password: env } : {};
+}
+
+/** A result's FileData (base64), or a clear failure. */
+function fileDataOf(v: Record<string, unknown> | undefined, what: string): Buffer {
+  if (typeof v?.FileData !== "string") throw new SealpostError("INTERNAL", `The admin door returned no ${what}.`);
+  return Buffer.from(v.FileData, "base64");
+}
+
+/** A PEM block's DER bytes. */
+function derOfPem(pem: string): Buffer {
+  return Buffer.from(pem.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, "").replace(/\s+/g, ""), "base64");
 }
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").filter(Boolean)];
+const yes = (b: boolean | undefined) => (b === true ? true : undefined);
 
 export function registerCertCommands(program: Command): void {
   const cert = program.command("cert").description("this server's certificates (keys, requests, import, PFX)");
@@ -38,19 +57,14 @@ export function registerCertCommands(program: Command): void {
     .action(async (o: { subject: string; domain?: string[]; keySize?: string; friendlyName?: string; exportable?: boolean; out?: string; der?: boolean }, cmd: Command) => {
       const out = o.out ? path.resolve(o.out) : undefined;
       if (out) checkWritable(out);
+      const parameters = given({ GenerateRequest: true, SubjectName: o.subject, DomainName: o.domain, KeySize: o.keySize, FriendlyName: o.friendlyName, PrivateKeyExportable: yes(o.exportable) });
       await withApi(cmd, async (api) => {
-        const r = await api.certificates.newCertificate(
-          {
-            generateRequest: true,
-            subjectName: o.subject,
-            ...(o.domain ? { domainNames: o.domain } : {}),
-            ...(o.keySize ? { keySize: o.keySize } : {}),
-            ...(o.friendlyName ? { friendlyName: o.friendlyName } : {}),
-            privateKeyExportable: o.exportable === true,
-          },
-          out ? async (req) => writeOutputFile(out, o.der ? req.der : req.pem) : undefined,
-        );
-        print(cmd, { ...r.certificate, Request: r.requestPem }, () => (out ? `Request ${r.certificate.Thumbprint} written to ${out}` : (r.requestPem as string).trimEnd()));
+        // The request comes back as FileData (PEM) beside the pending request's object.
+        const v = await runOne(api, "New-ExchangeCertificate", parameters);
+        const pem = fileDataOf(v, "certificate request").toString("utf8");
+        const { FileData: _file, ...certificate } = v;
+        if (out) writeOutputFile(out, o.der ? derOfPem(pem) : pem);
+        print(cmd, { ...certificate, Request: pem }, () => (out ? `Request ${String(certificate.Thumbprint)} written to ${out}` : pem.trimEnd()));
       });
     });
 
@@ -64,17 +78,10 @@ export function registerCertCommands(program: Command): void {
     .option("--services <services>", "SMTP (default) or None")
     .option("--exportable", "allow exporting the private key later")
     .action(async (o: { subject?: string; domain?: string[]; keySize?: string; friendlyName?: string; services?: string; exportable?: boolean }, cmd: Command) => {
+      const parameters = given({ SubjectName: o.subject ? o.subject : undefined, DomainName: o.domain, KeySize: o.keySize ? o.keySize : undefined, FriendlyName: o.friendlyName ? o.friendlyName : undefined, Services: o.services ? [o.services] : undefined, PrivateKeyExportable: yes(o.exportable) });
       await withApi(cmd, async (api) => {
-        const r = await api.certificates.newCertificate({
-          generateRequest: false,
-          ...(o.subject ? { subjectName: o.subject } : {}),
-          ...(o.domain ? { domainNames: o.domain } : {}),
-          ...(o.keySize ? { keySize: o.keySize } : {}),
-          ...(o.friendlyName ? { friendlyName: o.friendlyName } : {}),
-          ...(o.services ? { services: [o.services] } : {}),
-          privateKeyExportable: o.exportable === true,
-        });
-        print(cmd, r.certificate, () => formatTable([r.certificate], TABLE));
+        const v = await runOne(api, "New-ExchangeCertificate", parameters);
+        print(cmd, v, () => formatTable([v], TABLE));
       });
     });
 
@@ -87,18 +94,14 @@ export function registerCertCommands(program: Command): void {
     .option("--exportable", "keep the private key exportable")
     .option("--enable <services>", "enable the imported certificate for these services (SMTP)")
     .action(async (file: string, o: SecretOpts & { friendlyName?: string; exportable?: boolean; enable?: string }, cmd: Command) => {
-      const data = readInputFile(file);
-      const password = secretOf(o);
+      // The file is read here and sent as FileData; a PFX without a password given is asked for at the terminal by the cmdlet.
+      const call = prepareCmdlet("Import-ExchangeCertificate", given({ Path: file, ...secretParams(o), FriendlyName: o.friendlyName ? o.friendlyName : undefined, PrivateKeyExportable: yes(o.exportable) }));
       await withApi(cmd, async (api) => {
-        const base = { data, ...(o.friendlyName ? { friendlyName: o.friendlyName } : {}), privateKeyExportable: o.exportable === true };
-        let view;
-        try {
-          view = await api.certificates.importCertificate({ ...base, ...(password !== undefined ? { password } : {}) });
-        } catch (e) {
-          if (password !== undefined || !isSealpostError(e, "PFX_BAD_PASSWORD")) throw e;
-          view = await api.certificates.importCertificate({ ...base, password: await promptSecret("PFX password: ") });
+        let view = (await invokePrepared(api, call))[0] as Record<string, unknown>;
+        if (o.enable) {
+          await runCmdlet(api, "Enable-ExchangeCertificate", { Thumbprint: view.Thumbprint, Services: o.enable });
+          view = await runOne(api, "Get-ExchangeCertificate", { Thumbprint: view.Thumbprint });
         }
-        if (o.enable) view = await api.certificates.enableCertificate(view.Thumbprint, o.enable);
         print(cmd, view, () => formatTable([view], TABLE));
       });
     });
@@ -110,7 +113,8 @@ export function registerCertCommands(program: Command): void {
     .option("--force", "clear SMTP even if that turns Domain Security off for listed partners (a WARNING says what stops)")
     .action(async (thumbprint: string, o: { services: string; force?: boolean }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const view = await api.certificates.enableCertificate(thumbprint, o.services, changeOptions(o));
+        await runCmdlet(api, "Enable-ExchangeCertificate", given({ Thumbprint: thumbprint, Services: o.services, Force: yes(o.force) }));
+        const view = await runOne(api, "Get-ExchangeCertificate", { Thumbprint: thumbprint });
         print(cmd, view, () => formatTable([view], TABLE));
       });
     });
@@ -120,7 +124,7 @@ export function registerCertCommands(program: Command): void {
     .description("list certificates and pending requests")
     .action(async (_o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const views = await api.certificates.getCertificates();
+        const views = await runCmdlet(api, "Get-ExchangeCertificate", {});
         print(cmd, views, () => formatTable(views, TABLE));
       });
     });
@@ -130,7 +134,7 @@ export function registerCertCommands(program: Command): void {
     .description("show every property of a certificate")
     .action(async (thumbprint: string, _o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const views = await api.certificates.getCertificates(thumbprint);
+        const views = await runCmdlet(api, "Get-ExchangeCertificate", { Thumbprint: thumbprint });
         print(cmd, views[0], () => formatList(views).trim());
       });
     });
@@ -144,11 +148,11 @@ export function registerCertCommands(program: Command): void {
     .action(async (thumbprint: string, o: SecretOpts & { out: string }, cmd: Command) => {
       const out = path.resolve(o.out);
       checkWritable(out);
+      // Without a password given, the cmdlet checks the key is exportable and then asks at the terminal.
+      const call = prepareCmdlet("Export-ExchangeCertificate", { Thumbprint: thumbprint, ...secretParams(o) });
       await withApi(cmd, async (api) => {
-        api.certificates.assertExportable(thumbprint);
-        const password = secretOf(o) ?? (await promptSecret("Password for the PFX file: "));
-        const pfx = await api.certificates.exportCertificate(thumbprint, password);
-        writeOutputFile(out, pfx, 0o600);
+        const [v] = (await invokePrepared(api, call)) as Array<Record<string, unknown>>;
+        writeOutputFile(out, fileDataOf(v, "PFX file"), 0o600);
         print(cmd, { Thumbprint: thumbprint.toUpperCase(), Path: out }, () => `Exported to ${out}`);
       });
     });
@@ -161,7 +165,7 @@ export function registerCertCommands(program: Command): void {
     .option("--force", "remove it even if that turns Domain Security off for listed partners (a WARNING says what stops)")
     .action(async (thumbprint: string, o: { force?: boolean }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        await api.certificates.removeCertificate(thumbprint, changeOptions(o));
+        await runCmdlet(api, "Remove-ExchangeCertificate", given({ Thumbprint: thumbprint, Force: yes(o.force) }), { confirm: false });
         print(cmd, { Removed: thumbprint.toUpperCase() }, () => `Removed ${thumbprint.toUpperCase()}`);
       });
     });

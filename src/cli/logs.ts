@@ -1,10 +1,12 @@
 // `sealpost logs ...`: searching this server's logs (Get-ProtocolLog,
-// Get-MessageTrackingLog). The arguments are checked before the data folder
-// is opened, so a bad one changes nothing.
+// Get-MessageTrackingLog), run through the admin door (door.ts). The
+// arguments are checked before the data folder is opened, so a bad one
+// changes nothing.
 import type { Command } from "commander";
 import { normalizeProtocolQuery, normalizeTrackingQuery, type ProtocolLogQuery, type TrackingLogQuery } from "../admin/logs.js";
 import { formatList, formatTable } from "../shell/format.js";
 import { print, withApi } from "./common.js";
+import { given, runCmdlet } from "./door.js";
 
 /** A repeatable option; each value may also hold a comma-separated list. */
 function collect(value: string, previous: string[] = []): string[] {
@@ -41,7 +43,7 @@ export function registerLogCommands(program: Command): void {
       };
       normalizeProtocolQuery(q);
       await withApi(cmd, async (api) => {
-        const rows = await api.logs.protocolLog(q);
+        const rows = await runCmdlet(api, "Get-ProtocolLog", given({ Direction: o.direction, SessionId: o.session, RemoteAddress: o.remote, Domain: o.domain, Connector: o.connector, Start: o.start, End: o.end, ResultSize: o.limit }));
         print(cmd, rows, () => (o.list ? formatList(rows) : formatTable(rows, ["DateTime", "Direction", "SessionId", "Event", "Data", "Context"])).trim());
       });
     });
@@ -71,7 +73,7 @@ export function registerLogCommands(program: Command): void {
       };
       normalizeTrackingQuery(q);
       await withApi(cmd, async (api) => {
-        const events = await api.logs.trackingLog(q);
+        const events = await runCmdlet(api, "Get-MessageTrackingLog", given({ Sender: o.sender, Recipients: o.recipient, MessageId: o.messageId, EventId: o.event, Server: o.server, Start: o.start, End: o.end, ResultSize: o.limit }));
         print(cmd, events, () => (o.list ? formatList(events) : formatTable(events, ["Timestamp", "EventId", "Sender", "Recipients", "MessageId"])).trim());
       });
     });

@@ -12,6 +12,7 @@ import { Shell } from "../shell/shell.js";
 import { splitScript } from "../shell/parser.js";
 import { registerAdminUserCommands } from "./admin-user.js";
 import { registerCertCommands } from "./cert.js";
+import { given, runOne } from "./door.js";
 import { readCounters } from "../shell/cmdlets/counters.js";
 import { formatList, formatTable } from "../shell/format.js";
 import { registerLogCommands } from "./logs.js";
@@ -122,7 +123,7 @@ export function buildProgram(): Command {
     .option("--from <address>", "the probe's sender")
     .action(async (address: string, o: { detailed?: boolean; from?: string }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const r = await api.mailflow.test(address, { ...(o.detailed ? { detailed: true } : {}), ...(o.from ? { from: o.from } : {}) });
+        const r = await runOne<Awaited<ReturnType<AdminApi["mailflow"]["test"]>>>(api, "Test-Mailflow", given({ TargetEmailAddress: address, Detailed: o.detailed ? true : undefined, From: o.from ? o.from : undefined }));
         print(cmd, r, () => formatMailflow(r));
         if (r.Result !== "Success") process.exitCode = 2;
       });

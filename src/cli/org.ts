@@ -1,13 +1,16 @@
 // The organization store on PostgreSQL from the command line: where its URL
 // comes from (--org, --org-file, SEALPOST_ORG, SEALPOST_ORG_FILE; the URL
 // carries the password, so a file or the environment keeps it out of the
-// process list and shell history), and `sealpost org ...`.
+// process list and shell history), and `sealpost org ...`: every command but
+// migrate runs its cmdlet through the admin door (door.ts); migrate is the
+// store's own schema step, before any door can open it.
 import type { Command } from "commander";
 import { SealpostError } from "../errors/errors.js";
 import { migratePg, redactUrl } from "../org/pg/pg-org-store.js";
 import { formatTable } from "../shell/format.js";
 import { parseAuditDate, parseResultSize } from "../shell/cmdlets/fleet.js";
 import { print, resolveOrgUrl, withApi, type GlobalOptions } from "./common.js";
+import { given, runCmdlet, runOne } from "./door.js";
 
 export { resolveOrgUrl } from "./common.js";
 
@@ -29,7 +32,7 @@ export function registerOrgCommands(program: Command): void {
     .description("every edge with its applied configuration version, lag and last contact (Test-EdgeSynchronization)")
     .action(async (_o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const v = await api.fleet.edges();
+        const v = await runCmdlet(api, "Test-EdgeSynchronization", {});
         print(cmd, v, () => (v.length === 0 ? "No edge has reported yet." : formatTable(v, ["Name", "Status", "AppliedVersion", "CurrentVersion", "Lag", "SecondsSinceContact"]).trim()));
       });
     });
@@ -39,7 +42,7 @@ export function registerOrgCommands(program: Command): void {
     .description("make every connected edge copy the configuration now (Start-EdgeSynchronization)")
     .action(async (_o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const v = await api.fleet.startSync();
+        const v = await runOne<{ CurrentVersion: number }>(api, "Start-EdgeSynchronization", {});
         print(cmd, v, () => `Asked every connected edge to synchronize (configuration version ${v.CurrentVersion}).`);
       });
     });
@@ -54,15 +57,13 @@ export function registerOrgCommands(program: Command): void {
     .option("--limit <n>", "the newest n records, or Unlimited", "50")
     .action(async (o: { user?: string; cmdlet?: string; start?: string; end?: string; limit: string }, cmd: Command) => {
       const list = (v: string) => v.split(",").map((x) => x.trim()).filter((x) => x !== "");
-      const q = {
-        ...(o.user !== undefined ? { userIds: list(o.user) } : {}),
-        ...(o.cmdlet !== undefined ? { cmdlets: list(o.cmdlet) } : {}),
-        ...(o.start !== undefined ? { startDate: parseAuditDate("-start", o.start) } : {}),
-        ...(o.end !== undefined ? { endDate: parseAuditDate("-end", o.end) } : {}),
-        resultSize: parseResultSize(o.limit),
-      };
+      // Checked here first, so the messages name the command line's options.
+      if (o.start !== undefined) parseAuditDate("-start", o.start);
+      if (o.end !== undefined) parseAuditDate("-end", o.end);
+      parseResultSize(o.limit);
+      const parameters = given({ UserIds: o.user !== undefined ? list(o.user) : undefined, Cmdlets: o.cmdlet !== undefined ? list(o.cmdlet) : undefined, StartDate: o.start, EndDate: o.end, ResultSize: o.limit });
       await withApi(cmd, async (api) => {
-        const v = await api.fleet.adminAuditLog(q);
+        const v = await runCmdlet(api, "Get-AdminAuditLog", parameters);
         print(cmd, v, () => (v.length === 0 ? "No audit record matches." : formatTable(v, ["RunDate", "Caller", "CmdletName", "Result", "ClientIP", "Via"]).trim()));
       });
     });
@@ -75,7 +76,7 @@ export function registerOrgCommands(program: Command): void {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new SealpostError("INVALID_ARGUMENT", `--limit '${o.limit}' is not a positive number.`);
       await withApi(cmd, async (api) => {
-        const v = await api.fleet.configurationLog({ limit });
+        const v = await runCmdlet(api, "Get-ConfigurationLog", { ResultSize: String(limit) });
         print(cmd, v, () => formatTable(v, ["Version", "RunDate", "Caller", "CmdletParameters"]).trim());
       });
     });

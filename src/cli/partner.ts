@@ -1,12 +1,12 @@
 // `sealpost partner ...` (Domain Security partner options) and
-// `sealpost cert verify` (Test-Certificate).
-import { readInputFile } from "../config/files.js";
+// `sealpost cert verify` (Test-Certificate), run through the admin door (door.ts).
 import type { Command } from "commander";
 import { SealpostError } from "../errors/errors.js";
-import path from "node:path";
-import { issuerInputs, renderVerdict } from "../shell/cmdlets/partners.js";
+import type { Verdict } from "../pki/trust/verdict.js";
+import { renderVerdict } from "../shell/cmdlets/partners.js";
 import { formatList, formatTable } from "../shell/format.js";
 import { print, withApi } from "./common.js";
+import { given, invokePrepared, prepareCmdlet, runCmdlet, runOne } from "./door.js";
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
 
@@ -18,7 +18,7 @@ export function registerPartnerCommands(program: Command): void {
     .description("partners with stored options")
     .action(async (_o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const views = await api.partners.get();
+        const views = await runCmdlet(api, "Get-DomainSecurePartner", {});
         print(cmd, views, () => formatTable(views, ["Domain", "NameMatch", "Mode", "RevocationMode", "AllowWeakCrypto", "CertificateNames", "AllowedIssuers"]));
       });
     });
@@ -28,7 +28,7 @@ export function registerPartnerCommands(program: Command): void {
     .description("a partner's options (defaults when none are stored)")
     .action(async (domain: string, _o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const [v] = await api.partners.get(domain);
+        const v = await runOne(api, "Get-DomainSecurePartner", { Identity: domain });
         print(cmd, v, () => formatList([v]).trim());
       });
     });
@@ -43,15 +43,22 @@ export function registerPartnerCommands(program: Command): void {
     .option("--revocation-mode <mode>", "Hard or Soft")
     .option("--allow-weak-crypto <bool>", "accept SHA-1 signatures and keys below RSA-2048 / P-256 in this partner's chain, as a logged warning (true or false)")
     .action(async (domain: string, o: { nameMatch?: string; certificateNames?: string[]; allowedIssuers?: string[]; mode?: string; revocationMode?: string; allowWeakCrypto?: string }, cmd: Command) => {
+      // Certificate files named by --allowed-issuers are read here and sent as PEM text, as the shell does.
+      const call = prepareCmdlet(
+        "Set-DomainSecurePartner",
+        given({
+          Identity: domain,
+          NameMatch: o.nameMatch,
+          CertificateNames: o.certificateNames,
+          AllowedIssuers: o.allowedIssuers?.filter((v) => v.trim() !== ""),
+          Mode: o.mode,
+          RevocationMode: o.revocationMode,
+          AllowWeakCrypto: o.allowWeakCrypto,
+        }),
+      );
       await withApi(cmd, async (api) => {
-        const v = await api.partners.set(domain, {
-          ...(o.nameMatch ? { nameMatch: o.nameMatch } : {}),
-          ...(o.certificateNames ? { certificateNames: { replace: o.certificateNames } } : {}),
-          ...(o.allowedIssuers ? { allowedIssuers: { replace: issuerInputs(o.allowedIssuers.filter((v) => v.trim() !== ""), (p) => path.resolve(p)) } } : {}),
-          ...(o.mode ? { mode: o.mode } : {}),
-          ...(o.revocationMode ? { revocationMode: o.revocationMode } : {}),
-          ...(o.allowWeakCrypto !== undefined ? { allowWeakCrypto: o.allowWeakCrypto } : {}),
-        });
+        await invokePrepared(api, call);
+        const v = await runOne(api, "Get-DomainSecurePartner", { Identity: domain });
         print(cmd, v, () => formatList([v]).trim());
       });
     });
@@ -65,11 +72,12 @@ export function registerVerifyCommand(cert: Command): void {
     .option("--role <role>", "client (inbound, default) or server (outbound)", "client")
     .option("--require-client-auth", "demand the clientAuth extended key usage")
     .action(async (file: string, o: { domain?: string; role: string; requireClientAuth?: boolean }, cmd: Command) => {
-      const data = readInputFile(file);
+      const call = prepareCmdlet("Test-Certificate", given({ Path: file, Domain: o.domain ? o.domain : undefined, Role: o.role.toLowerCase(), RequireClientAuth: o.requireClientAuth === true ? true : undefined }));
       const role = o.role.toLowerCase();
       if (role !== "client" && role !== "server") throw new SealpostError("INVALID_ARGUMENT", `--role '${o.role}' is not valid: use client or server.`);
       await withApi(cmd, async (api) => {
-        const v = await api.partners.testCertificate(data, { ...(o.domain ? { domain: o.domain } : {}), role, requireClientAuth: o.requireClientAuth === true });
+        const [v] = (await invokePrepared(api, call)) as Verdict[];
+        if (!v) throw new SealpostError("INTERNAL", "Test-Certificate returned no verdict.");
         print(cmd, v, () => renderVerdict(v));
         if (!v.ok) process.exitCode = 2;
       });

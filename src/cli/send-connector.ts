@@ -1,9 +1,10 @@
-// `sealpost send-connector list|show|new|set|remove` (Get-/New-/Set-/Remove-SendConnector).
+// `sealpost send-connector list|show|new|set|remove` (Get-/New-/Set-/Remove-SendConnector),
+// run through the admin door (door.ts).
 import type { Command } from "commander";
-import type { SendConnectorPatch } from "../admin/send-connectors.js";
 import { SealpostError } from "../errors/errors.js";
 import { formatList, formatTable } from "../shell/format.js";
-import { changeOptions, print, withApi } from "./common.js";
+import { print, withApi } from "./common.js";
+import { given, runCmdlet, runOne } from "./door.js";
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
 
@@ -31,29 +32,25 @@ function bool(name: string, v: string | undefined): boolean | undefined {
   throw new SealpostError("INVALID_ARGUMENT", `--${name} '${v}' is not valid: give true or false.`);
 }
 
-function patchOf(o: PatchOptions): SendConnectorPatch {
-  const p: SendConnectorPatch = {};
-  if (o.addressSpaces) p.addressSpaces = o.addressSpaces;
-  const dns = bool("dns-routing-enabled", o.dnsRoutingEnabled);
-  if (dns !== undefined) p.dnsRoutingEnabled = dns;
-  if (o.smartHosts) p.smartHosts = o.smartHosts;
-  if (o.port !== undefined) p.port = o.port;
-  if (o.fqdn !== undefined) p.fqdn = o.fqdn === "" ? null : o.fqdn;
-  const ds = bool("domain-secure-enabled", o.domainSecureEnabled);
-  if (ds !== undefined) p.domainSecureEnabled = ds;
-  const rt = bool("require-tls", o.requireTls);
-  if (rt !== undefined) p.requireTLS = rt;
-  const ig = bool("ignore-starttls", o.ignoreStarttls);
-  if (ig !== undefined) p.ignoreSTARTTLS = ig;
-  if (o.connectionInactivityTimeout !== undefined) p.connectionInactivityTimeout = o.connectionInactivityTimeout;
-  if (o.maxMessageSize !== undefined) p.maxMessageSize = o.maxMessageSize;
-  if (o.sourceTransportServers) p.sourceTransportServers = o.sourceTransportServers;
-  if (o.protocolLoggingLevel !== undefined) p.protocolLoggingLevel = o.protocolLoggingLevel;
-  const en = bool("enabled", o.enabled);
-  if (en !== undefined) p.enabled = en;
-  const marks = bool("exchange-organization-marks", o.exchangeOrganizationMarks);
-  if (marks !== undefined) p.exchangeOrganizationMarks = marks;
-  return p;
+/** The options given, as the *-SendConnector cmdlets' parameters (booleans checked here, as before). */
+function parametersOf(o: PatchOptions & { force?: boolean }): Record<string, unknown> {
+  return given({
+    AddressSpaces: o.addressSpaces,
+    DNSRoutingEnabled: bool("dns-routing-enabled", o.dnsRoutingEnabled),
+    SmartHosts: o.smartHosts,
+    Port: o.port,
+    Fqdn: o.fqdn,
+    DomainSecureEnabled: bool("domain-secure-enabled", o.domainSecureEnabled),
+    RequireTLS: bool("require-tls", o.requireTls),
+    IgnoreSTARTTLS: bool("ignore-starttls", o.ignoreStarttls),
+    ConnectionInactivityTimeOut: o.connectionInactivityTimeout,
+    MaxMessageSize: o.maxMessageSize,
+    SourceTransportServers: o.sourceTransportServers,
+    ProtocolLoggingLevel: o.protocolLoggingLevel,
+    Enabled: bool("enabled", o.enabled),
+    ExchangeOrganizationMarks: bool("exchange-organization-marks", o.exchangeOrganizationMarks),
+    Force: o.force === true ? true : undefined,
+  });
 }
 
 function withPatchOptions(c: Command): Command {
@@ -81,7 +78,7 @@ export function registerSendConnectorCommands(program: Command): void {
     .description("every send connector")
     .action(async (_o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const v = await api.sendConnectors.get();
+        const v = await runCmdlet(api, "Get-SendConnector", {});
         print(cmd, v, () => formatTable(v, ["Name", "AddressSpaces", "DNSRoutingEnabled", "SmartHosts", "DomainSecureEnabled", "Enabled"]).trim());
       });
     });
@@ -89,19 +86,22 @@ export function registerSendConnectorCommands(program: Command): void {
     .description("one send connector, every property")
     .action(async (name: string, _o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const v = await api.sendConnectors.get(name);
+        const v = await runCmdlet(api, "Get-SendConnector", { Identity: name });
         print(cmd, v[0], () => formatList(v).trim());
       });
     });
   withPatchOptions(sc.command("new <name>").description("create a send connector")).action(async (name: string, o: PatchOptions & { force?: boolean }, cmd: Command) => {
+    const parameters = { Name: name, ...parametersOf(o) };
     await withApi(cmd, async (api) => {
-      const v = await api.sendConnectors.create(name, patchOf(o), changeOptions(o));
+      const v = await runOne(api, "New-SendConnector", parameters);
       print(cmd, v, () => formatList([v]).trim());
     });
   });
   withPatchOptions(sc.command("set <name>").description("change a send connector (Exchange's rules apply; one bad value changes nothing)")).action(async (name: string, o: PatchOptions & { force?: boolean }, cmd: Command) => {
+    const parameters = { Identity: name, ...parametersOf(o) };
     await withApi(cmd, async (api) => {
-      const v = await api.sendConnectors.set(name, patchOf(o), changeOptions(o));
+      await runCmdlet(api, "Set-SendConnector", parameters);
+      const v = await runOne(api, "Get-SendConnector", { Identity: name });
       print(cmd, v, () => formatList([v]).trim());
     });
   });
@@ -110,7 +110,7 @@ export function registerSendConnectorCommands(program: Command): void {
     .option("--force", "remove it even if that turns Domain Security off for listed partners (a WARNING says what stops)")
     .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        await api.sendConnectors.remove(name, changeOptions(o));
+        await runCmdlet(api, "Remove-SendConnector", given({ Identity: name, Force: o.force === true ? true : undefined }), { confirm: false });
         print(cmd, { Removed: name }, () => `Removed the send connector ${name}.`);
       });
     });

@@ -1,11 +1,10 @@
 // `sealpost server show|set`: this server's transport settings
-// (Get-/Set-TransportServer).
+// (Get-/Set-TransportServer), run through the admin door (door.ts).
 import type { Command } from "commander";
 import { SealpostError } from "../errors/errors.js";
-import type { TransportServerEdits } from "../admin/transport-server.js";
-import type { ListEditInput } from "../org/validate.js";
 import { formatList } from "../shell/format.js";
 import { print, withApi } from "./common.js";
+import { given, invokePrepared, prepareCmdlet, runOne } from "./door.js";
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
 
@@ -31,45 +30,33 @@ interface SetOptions {
   revocationCacheMaxAge?: string;
 }
 
-/** --x replaces the list, --add-x / --remove-x edit it. */
-function listEdit(flag: string, replace: string[] | undefined, add: string[] | undefined, remove: string[] | undefined): ListEditInput | undefined {
+/** --x replaces the list, --add-x / --remove-x edit it ({Add, Remove}, as @{Add=...;Remove=...} in the shell). */
+function listEdit(flag: string, replace: string[] | undefined, add: string[] | undefined, remove: string[] | undefined): string[] | { Add: string[]; Remove: string[] } | undefined {
   if (replace !== undefined) {
     if (add || remove) throw new SealpostError("INVALID_ARGUMENT", `--${flag} replaces the list; give it, or --add-/--remove-${flag}, not both.`);
-    return { replace };
+    return replace;
   }
-  if (add || remove) return { add: add ?? [], remove: remove ?? [] };
+  if (add || remove) return { Add: add ?? [], Remove: remove ?? [] };
   return undefined;
 }
 
-/** The options given, as the admin API's edits. */
-export function editsOfOptions(o: SetOptions): TransportServerEdits {
-  const e: TransportServerEdits = {};
-  if (o.externalDnsServers !== undefined) {
-    if (o.addExternalDnsServers || o.removeExternalDnsServers) {
-      throw new SealpostError("INVALID_ARGUMENT", "--external-dns-servers replaces the list; give it, or --add-/--remove-external-dns-servers, not both.");
-    }
-    e.externalDNSServers = { replace: o.externalDnsServers };
-  } else if (o.addExternalDnsServers || o.removeExternalDnsServers) {
-    e.externalDNSServers = { add: o.addExternalDnsServers ?? [], remove: o.removeExternalDnsServers ?? [] };
-  }
-  const plain = [
-    "transientFailureRetryCount",
-    "transientFailureRetryInterval",
-    "outboundConnectionFailureRetryInterval",
-    "messageRetryInterval",
-    "delayNotificationTimeout",
-    "messageExpirationTimeout",
-    "maxOutboundConnections",
-    "maxPerDomainOutboundConnections",
-    "plaintextFallback",
-    "revocationCacheMaxAge",
-  ] as const;
-  for (const k of plain) if (o[k] !== undefined) e[k] = o[k];
-  const ranges = listEdit("outbound-fetch-allowed-ranges", o.outboundFetchAllowedRanges, o.addOutboundFetchAllowedRanges, o.removeOutboundFetchAllowedRanges);
-  if (ranges) e.outboundFetchAllowedRanges = ranges;
-  const ports = listEdit("outbound-fetch-allowed-ports", o.outboundFetchAllowedPorts, o.addOutboundFetchAllowedPorts, o.removeOutboundFetchAllowedPorts);
-  if (ports) e.outboundFetchAllowedPorts = ports;
-  return e;
+/** The options given, as Set-TransportServer's parameters. */
+export function parametersOfOptions(o: SetOptions): Record<string, unknown> {
+  return given({
+    ExternalDNSServers: listEdit("external-dns-servers", o.externalDnsServers, o.addExternalDnsServers, o.removeExternalDnsServers),
+    TransientFailureRetryCount: o.transientFailureRetryCount,
+    TransientFailureRetryInterval: o.transientFailureRetryInterval,
+    OutboundConnectionFailureRetryInterval: o.outboundConnectionFailureRetryInterval,
+    MessageRetryInterval: o.messageRetryInterval,
+    DelayNotificationTimeout: o.delayNotificationTimeout,
+    MessageExpirationTimeout: o.messageExpirationTimeout,
+    MaxOutboundConnections: o.maxOutboundConnections,
+    MaxPerDomainOutboundConnections: o.maxPerDomainOutboundConnections,
+    PlaintextFallback: o.plaintextFallback,
+    OutboundFetchAllowedRanges: listEdit("outbound-fetch-allowed-ranges", o.outboundFetchAllowedRanges, o.addOutboundFetchAllowedRanges, o.removeOutboundFetchAllowedRanges),
+    OutboundFetchAllowedPorts: listEdit("outbound-fetch-allowed-ports", o.outboundFetchAllowedPorts, o.addOutboundFetchAllowedPorts, o.removeOutboundFetchAllowedPorts),
+    RevocationCacheMaxAge: o.revocationCacheMaxAge,
+  });
 }
 
 export function registerServerCommands(program: Command): void {
@@ -80,7 +67,7 @@ export function registerServerCommands(program: Command): void {
     .description("DNS servers, retry intervals, message expiration, outbound connection limits, plaintext fallback, outbound fetch policy, revocation cache age")
     .action(async (_o: unknown, cmd: Command) => {
       await withApi(cmd, async (api) => {
-        const v = api.transportServer.get();
+        const v = await runOne(api, "Get-TransportServer", {});
         print(cmd, v, () => formatList([v]).trim());
       });
     });
@@ -108,9 +95,10 @@ export function registerServerCommands(program: Command): void {
     .option("--remove-outbound-fetch-allowed-ports <list>", "ports to remove (comma list)", list)
     .option("--revocation-cache-max-age <timespan>", "d.hh:mm:ss, 00:01:00 to 90.00:00:00: a cached CRL/OCSP answer is fetched again after this (default 1.00:00:00)")
     .action(async (o: SetOptions, cmd: Command) => {
-      const edits = editsOfOptions(o);
+      const call = prepareCmdlet("Set-TransportServer", parametersOfOptions(o));
       await withApi(cmd, async (api) => {
-        const v = api.transportServer.set(edits);
+        await invokePrepared(api, call);
+        const v = await runOne(api, "Get-TransportServer", {});
         print(cmd, v, () => formatList([v]).trim());
       });
     });
