@@ -78,3 +78,10 @@ test("the whole console is under 200 KB compressed (docs/decisions.md gives the 
   assert.ok(files.length > 5);
   assert.ok(gz < 200 * 1024, `${gz} bytes compressed`);
 });
+
+test("index.html preloads every module of app/ (no import waterfall on the first load)", () => {
+  const html = readFileSync(path.join(WEB_ROOT, "index.html"), "utf8");
+  const named = new Set([...html.matchAll(/(?:src|href)="\/(app\/[^"]+\.js)"/g)].map((m) => m[1]));
+  const modules = webFiles(path.join(WEB_ROOT, "app")).map((f) => path.relative(WEB_ROOT, f).split(path.sep).join("/"));
+  assert.deepEqual(modules.filter((m) => !named.has(m)), []);
+});
