@@ -173,7 +173,12 @@ export class Shell {
     // taken and ignored): it confirms for the person at the prompt. A change
     // that turns Domain Security off still needs -Force.
     const { Confirm: _confirm, ...rest } = parameters;
-    const res = await this.invoke({ CmdletName: def.name, Parameters: rest, Confirm: false });
+    let res = await this.invoke({ CmdletName: def.name, Parameters: rest, Confirm: false });
+    // A remote door cannot ask for a password: the shell asks here, at its own terminal, and sends it in the body.
+    if ("error" in res && res.error.code === "SECRET_UNAVAILABLE" && this.host.invoke && rest.Password === undefined && def.params.some((p) => p.name === "Password" && p.type === "secret")) {
+      const password = await this.host.readSecret(`${def.name}: password: `);
+      res = await this.invoke({ CmdletName: def.name, Parameters: { ...rest, Password: password }, Confirm: false });
+    }
     if ("error" in res) throw errorFromResult(res.error);
     for (const w of res.warnings ?? []) this.host.warn?.(w);
     return def.clientResult ? def.clientResult(res.value, args, ctx) : res.value;
