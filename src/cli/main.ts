@@ -3,7 +3,6 @@
 // through the admin API.
 import { Command, Option } from "commander";
 import type { AdminApi } from "../admin/api.js";
-import { resolveDataDir } from "../config/datadir.js";
 import { readInputFile } from "../config/files.js";
 import { SealpostError, errorMessage, isSealpostError } from "../errors/errors.js";
 import { allCmdlets } from "../shell/cmdlets/index.js";
@@ -12,8 +11,8 @@ import { Shell } from "../shell/shell.js";
 import { splitScript } from "../shell/parser.js";
 import { registerAdminUserCommands } from "./admin-user.js";
 import { registerCertCommands } from "./cert.js";
-import { given, runOne } from "./door.js";
-import { readCounters } from "../shell/cmdlets/counters.js";
+import { given, runCmdlet, runOne } from "./door.js";
+import type { CounterSample } from "../shell/cmdlets/counters.js";
 import { formatList, formatTable } from "../shell/format.js";
 import { registerLogCommands } from "./logs.js";
 import { registerOrgCommands } from "./org.js";
@@ -133,9 +132,10 @@ export function buildProgram(): Command {
     .description("the running server's counters (Domain-Secured Messages Received/Sent, Outbound Session Failures, ...)")
     .option("--all", "every sealpost_* metric too")
     .action(async (o: { all?: boolean }, cmd: Command) => {
-      const dataDir = resolveDataDir(cmd.optsWithGlobals<GlobalOptions>().data);
-      const samples = await readCounters(dataDir, o.all ? "*" : undefined);
-      print(cmd, Object.fromEntries(samples.map((c) => [c.Path, c.CookedValue])), () => formatTable(samples, ["Path", "CookedValue"]));
+      await withApi(cmd, async (api) => {
+        const samples = (await runCmdlet(api, "Get-Counter", given({ Counter: o.all ? "*" : undefined }))) as CounterSample[];
+        print(cmd, Object.fromEntries(samples.map((c) => [c.Path, c.CookedValue])), () => formatTable(samples, ["Path", "CookedValue"]));
+      });
     });
   return program;
 }
