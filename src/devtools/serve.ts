@@ -30,7 +30,11 @@ export function startServe(dataDir: string, opts: { workers?: number; env?: Node
     });
     let out = "";
     let started = false;
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30_000);
+    // A server that did not start in time is killed, not left running: its pipes would keep the test file alive.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`serve did not start: ${out}`));
+    }, 30_000);
     const onOut = (d: Buffer) => {
       out += d.toString();
       const m = /admin API https?:\/\/([\d.]+:\d+)/.exec(out);
