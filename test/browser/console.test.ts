@@ -10,13 +10,14 @@
 // screenshot of every page in the folder printed at the start.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { parseFormatList, shellC } from "../helpers/cli.js";
 import { OpenSslCa } from "../helpers/openssl-ca.js";
-import { startServe, type RunningServer } from "../helpers/serve.js";
+import { randomLoopback, startServe, waitUntil, type RunningServer } from "../helpers/serve.js";
+import { TestSmtpClient } from "../helpers/smtp-client.js";
 import { artifactsDir, assertAccessible, launch, screenshot } from "./browser.js";
 
 const PASSWORDS = { alice: "alice-password-123", victor: "victor-password-123", sam: "sam-password-1234" } as const;
@@ -45,6 +46,8 @@ let page: Page;
 let shots: string;
 let base: string;
 let root: OpenSslCa;
+let smtpHost: string;
+const SMTP_PORT = 2525;
 const pageErrors: string[] = [];
 
 async function sh(line: string): Promise<string> {
@@ -103,6 +106,8 @@ before(async () => {
   shots = artifactsDir();
   console.log(`# browser screenshots: ${shots}`);
   await sh("Get-TransportConfig");
+  smtpHost = randomLoopback();
+  await sh(`Set-ReceiveConnector Inet -Bindings ${smtpHost}:${SMTP_PORT}`);
   for (const [name, role] of [["alice", "Organization Management"], ["victor", "View-Only Organization Management"], ["sam", "Server Management"]] as const) {
     const pw = path.join(work, `${name}.pw`);
     writeFileSync(pw, `${PASSWORDS[name]}\n`, { mode: 0o600 });
@@ -358,6 +363,41 @@ describe("the console in chromium", () => {
     const audit = await sh("Get-AdminAuditLog -UserIds alice -Cmdlets Import-ExchangeCertificate | Format-List");
     assert.match(audit, /Import-ExchangeCertificate/);
     assert.doesNotMatch(audit, new RegExp(pfxPassword));
+  });
+
+  test("Accepted domains: New Accepted Domain from the console; mail for it arrives and Message tracking finds its RECEIVE and DELIVER events", async () => {
+    await go(page, "Accepted domains");
+    await page.getByRole("button", { name: "New Accepted Domain…" }).click();
+    const dlg = page.locator("dialog[open]");
+    await dlg.getByLabel("Accepted domain:").fill("contoso.com");
+    await dlg.locator("pre.command", { hasText: "contoso.com" }).waitFor();
+    const cmd = await runDialog(page, "New", "new-accepted-domain");
+    assert.equal(cmd, "New-AcceptedDomain -DomainName contoso.com");
+    await page.getByRole("cell", { name: "contoso.com", exact: true }).first().waitFor();
+    await sh("New-Mailbox -PrimarySmtpAddress kim@contoso.com");
+    const inbox = path.join(dir, "maildir", "contoso.com", "kim", "new");
+    await waitUntil("the edge applies the accepted domain", async () => {
+      const { client } = await TestSmtpClient.connect(smtpHost, SMTP_PORT);
+      try {
+        await client.cmd("EHLO client.fabrikam.example");
+        const r = await client.send("pat@fabrikam.example", ["kim@contoso.com"], "From: <pat@fabrikam.example>\r\nTo: <kim@contoso.com>\r\nSubject: console tracking\r\nMessage-ID: <console-1@fabrikam.example>\r\n\r\nHello\r\n");
+        return /^250 /.test(r[r.length - 1]?.text ?? "") || undefined;
+      } finally {
+        await client.quit();
+      }
+    });
+    await waitUntil("delivered", () => existsSync(inbox) && readdirSync(inbox).length > 0);
+    await go(page, "Message tracking");
+    await page.getByLabel("Recipient:").fill("kim@contoso.com");
+    await page.getByRole("button", { name: "Search" }).click();
+    const results = page.getByRole("table", { name: "Message tracking results" });
+    await results.getByRole("cell", { name: "DELIVER" }).first().waitFor({ timeout: 15_000 }).catch(async () => {
+      await page.getByRole("button", { name: "Search" }).click();
+      await results.getByRole("cell", { name: "DELIVER" }).first().waitFor();
+    });
+    await results.getByRole("cell", { name: "RECEIVE" }).first().waitFor();
+    await assertAccessible(page, "message tracking with results");
+    await screenshot(page, shots, "message-tracking-results");
   });
 
   test("keyboard: the properties' tabs move with the arrow keys; Escape closes a dialog and changes nothing", async () => {

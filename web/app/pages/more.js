@@ -16,30 +16,49 @@ export async function queueViewer(ctx) {
   const queues = await invoke("Get-Queue");
   const filter = field("Filter by status, next hop or last error:", { value: ctx.filter ?? "", type: "search" });
   const host = h("div", {});
-  let picked;
+  const messages = h("div", { "aria-live": "polite" });
+  let picked = queues.find((q) => q.Identity === ctx.queue);
   const actions = h("div", { class: "toolbar", role: "group", "aria-label": "Queue actions" });
+  const queueDialog = (cmdlet, title) => openCommandDialog({ title, cmdlet, params: { Identity: picked.Identity }, onClose: ctx.rerender });
+  const drawMessages = async () => {
+    if (!picked) return messages.replaceChildren();
+    messages.replaceChildren(h("p", { role: "status" }, "Loading messages…"));
+    try {
+      const rows = await invoke("Get-Message", { Queue: picked.Identity });
+      messages.replaceChildren(pickList(`Messages in ${picked.Identity}`, rows, [["Identity"], ["FromAddress", "From"], ["Status"], ["Size"], ["Subject"], ["LastError", "Last error"]], (m) => show(m.Identity), (m) => {
+        const none = m ? undefined : "Select a message first.";
+        const remove = (ndr) => openCommandDialog({ title: ndr ? "Remove (with NDR)" : "Remove (without sending NDR)", intro: ndr ? "The message is removed and its sender gets a non-delivery report." : "The message is removed silently.", cmdlet: "Remove-Message", params: { Identity: m.Identity, WithNDR: ndr }, runLabel: "Remove", onClose: ctx.rerender });
+        return [actionButton("Remove (with NDR)…", "Remove-Message", () => remove(true), { reason: none, class: "danger" }), actionButton("Remove (without sending NDR)…", "Remove-Message", () => remove(false), { reason: none, class: "danger" })];
+      }));
+    } catch (e) {
+      messages.replaceChildren(h("div", { class: "error", role: "alert" }, `${e.code}: ${e.message}`));
+    }
+  };
   const draw = () => {
     const f = (filter.input.value ?? "").toLowerCase();
     ctx.filter = filter.input.value;
     const rows = queues.filter((q) => !f || [q.Status, q.NextHopDomain, q.LastError, q.Identity].some((v) => show(v).toLowerCase().includes(f)));
     host.replaceChildren(table("Queues", rows, [["Identity"], ["DeliveryType", "Delivery type"], ["Status"], ["MessageCount", "Messages"], ["NextHopDomain", "Next hop"], ["LastError", "Last error"], ["NextRetryTime", "Next retry"]], (q) => {
       picked = q;
+      ctx.queue = q.Identity;
+      draw();
       drawActions();
+      drawMessages();
     }, picked?.Identity, (q) => q.Identity));
   };
   const drawActions = () => {
     const none = picked ? undefined : "Select a queue first.";
-    const id = picked?.Identity;
     actions.replaceChildren(
-      actionButton("Retry Queue", "Retry-Queue", () => openCommandDialog({ title: "Retry Queue", cmdlet: "Retry-Queue", params: { Identity: id }, onClose: ctx.rerender }), { reason: none }),
-      actionButton("Suspend Queue", "Suspend-Queue", () => openCommandDialog({ title: "Suspend Queue", cmdlet: "Suspend-Queue", params: { Identity: id }, onClose: ctx.rerender }), { reason: none }),
-      actionButton("Resume Queue", "Resume-Queue", () => openCommandDialog({ title: "Resume Queue", cmdlet: "Resume-Queue", params: { Identity: id }, onClose: ctx.rerender }), { reason: none }),
+      actionButton("Retry Queue", "Retry-Queue", () => queueDialog("Retry-Queue", "Retry Queue"), { reason: none }),
+      actionButton("Suspend Queue", "Suspend-Queue", () => queueDialog("Suspend-Queue", "Suspend Queue"), { reason: none }),
+      actionButton("Resume Queue", "Resume-Queue", () => queueDialog("Resume-Queue", "Resume Queue"), { reason: none }),
     );
   };
   filter.input.addEventListener("input", draw);
   draw();
   drawActions();
-  return h("div", {}, filter.row, actions, host);
+  drawMessages();
+  return h("div", {}, filter.row, actions, host, messages);
 }
 
 /** A selectable table and a toolbar whose buttons act on the selected row. */
@@ -160,7 +179,7 @@ export async function messageTracking(ctx) {
     results.replaceChildren(h("p", { role: "status" }, "Searching…"));
     try {
       const rows = await invoke("Get-MessageTrackingLog", p);
-      results.replaceChildren(table("Message tracking results", rows, [["Timestamp"], ["EventId", "Event"], ["Sender"], ["Recipients"], ["MessageSubject", "Subject"], ["DomainSecured", "Domain Secured", (r) => (isDomainSecured(r) ? h("span", { class: "badge" }, "Domain Secured") : "")], ["MessageId", "Message ID"]]));
+      results.replaceChildren(table("Message tracking results", rows, [["Timestamp"], ["EventId", "Event"], ["Sender"], ["Recipients"], ["ClientIp", "Client"], ["TlsProtocol", "TLS", (r) => [r.TlsProtocol, r.TlsCipher].filter(Boolean).join(" ")], ["CertificateSubject", "Certificate"], ["DomainSecure", "Domain Security", (r) => (isDomainSecured(r) ? h("span", { class: "badge" }, "Domain Secured") : show(r.DomainSecure ? `${r.DomainSecure}${r.DomainSecureReason ? `: ${r.DomainSecureReason}` : ""}` : ""))], ["MessageId", "Message ID"], ["Detail"]]));
     } catch (e) {
       results.replaceChildren(h("div", { class: "error", role: "alert" }, `${e.code}: ${e.message}`));
     }
@@ -173,8 +192,9 @@ export async function messageTracking(ctx) {
   return h("div", {}, form, results);
 }
 
+/** What Outlook showed as "Domain Secured": the tracking event's Domain Security verdict. */
 function isDomainSecured(r) {
-  return r.DomainSecured === true || /domain.?secure/i.test(show(r.SourceContext ?? "")) || /domain.?secured/i.test(show(r.EventData ?? ""));
+  return r.DomainSecure === "domain-secured";
 }
 
 export async function protocolLogs() {
