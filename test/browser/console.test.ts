@@ -1,16 +1,20 @@
 // The console in a real browser (Debian's chromium) against a real
 // `sealpost --data D serve --admin 127.0.0.1:0`: the seed's procedures by
 // clicking only (the two Domain Secure lists, Domain Security on the
-// Internet send connector and the Inet receive connector, the certificate
-// request signed by an OpenSSL CA, completed and enabled for SMTP), each
-// change checked with `sealpost shell -c Get-...` and in Get-AdminAuditLog
-// under the console user's name; the shown shell commands (no secret in
+// Internet send connector and the Inet receive connector, verbose logging,
+// the certificate request signed by an OpenSSL CA, completed and enabled
+// for SMTP, the CA's root trusted), each change checked with `sealpost
+// shell -c Get-...` and in Get-AdminAuditLog under the console user's name;
+// then mail from a Woodgrove edge over mutual TLS shows as Domain Secured in
+// Message tracking and the Counters page's counter moves; the shown shell commands (no secret in
 // them); confirmation; roles; CSRF refusal; logout; the page's headers;
 // axe-core (WCAG 2.1 A and AA) on every page and with dialogs open; a
 // screenshot of every page in the folder printed at the start.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -47,6 +51,8 @@ let shots: string;
 let base: string;
 let root: OpenSslCa;
 let smtpHost: string;
+let crlServer: http.Server;
+let crlBase: string;
 const SMTP_PORT = 2525;
 const pageErrors: string[] = [];
 
@@ -114,6 +120,14 @@ before(async () => {
     await sh(`New-AdminUser ${name} -RoleGroup "${role}" -PasswordFile ${pw}`);
   }
   root = await OpenSslCa.createRoot({ name: "DC=com,DC=Contoso,CN=Contoso Root CA", keyType: "ec-p256" });
+  // The root's CRL over loopback HTTP (the seed's PKI environment), allowed by the outbound fetch policy.
+  crlServer = http.createServer((req, res) => {
+    if (req.url !== "/root.crl") return void res.writeHead(404).end();
+    res.end(root.crl({ der: true }));
+  });
+  await new Promise<void>((r) => crlServer.listen(0, "127.0.0.1", r));
+  crlBase = `http://127.0.0.1:${(crlServer.address() as AddressInfo).port}`;
+  await sh(`Set-TransportServer -OutboundFetchAllowedRanges 127.0.0.1 -OutboundFetchAllowedPorts ${new URL(crlBase).port}`);
   server = await startServe(dir);
   base = `http://${server.admin}`;
   browser = await launch();
@@ -126,6 +140,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.stop();
+  crlServer?.close();
   root?.cleanup();
   rmSync(work, { recursive: true, force: true });
 });
@@ -281,7 +296,7 @@ describe("the console in chromium", () => {
     await page.getByRole("row", { name: /mail1\.contoso\.com/ }).getByRole("radio").check();
 
     // the PKI administrator signs it
-    const issued = root.signRequest(reqPath, { eku: "both" });
+    const issued = root.signRequest(reqPath, { eku: "both", crlUrl: `${crlBase}/root.crl` });
     const issuedPath = path.join(work, "mail1-issued.cer");
     writeFileSync(issuedPath, issued.certPem + root.certPem);
 
@@ -345,7 +360,7 @@ describe("the console in chromium", () => {
   });
 
   test("Import a PFX: the shown command reads the password from Read-Host; neither it nor the audit record holds the password", async () => {
-    const leaf = root.issueLeaf({ subject: "CN=pfx.contoso.com", dnsNames: ["pfx.contoso.com"], keyType: "rsa2048" });
+    const leaf = root.issueLeaf({ subject: "CN=pfx.contoso.com", dnsNames: ["pfx.contoso.com"], keyType: "rsa2048", crlUrl: `${crlBase}/root.crl` });
     const pfxPassword = "Pfx-Secret-Value-42";
     const pfxPath = path.join(work, "pfx.pfx");
     writeFileSync(pfxPath, root.pfx(leaf, pfxPassword));
@@ -398,6 +413,34 @@ describe("the console in chromium", () => {
     await results.getByRole("cell", { name: "RECEIVE" }).first().waitFor();
     await assertAccessible(page, "message tracking with results");
     await screenshot(page, shots, "message-tracking-results");
+  });
+
+  test("mail from a Woodgrove edge over mutually authenticated TLS arrives: Message tracking shows it Domain Secured and the Counters page's counter moves", async () => {
+    const wg = root.issueLeaf({ subject: "CN=mail.woodgrovebank.com", dnsNames: ["woodgrovebank.com", "mail.woodgrovebank.com"], crlUrl: `${crlBase}/root.crl`, keyType: "ec-p256", eku: "both" });
+    const { client } = await TestSmtpClient.connect(smtpHost, SMTP_PORT);
+    try {
+      await client.cmd("EHLO mail.woodgrovebank.com");
+      await client.startTls({ servername: "mail1.contoso.com", key: wg.keyPem as string, cert: wg.certPem });
+      await client.cmd("EHLO mail.woodgrovebank.com");
+      const r = await client.send("a@woodgrovebank.com", ["kim@contoso.com"], "From: <a@woodgrovebank.com>\r\nTo: <kim@contoso.com>\r\nSubject: domain secured\r\nMessage-ID: <console-ds@woodgrovebank.com>\r\n\r\nHello\r\n");
+      assert.match(r[r.length - 1]?.text ?? "", /^250 /, JSON.stringify(r));
+    } finally {
+      await client.quit();
+    }
+    await go(page, "Message tracking");
+    await page.getByLabel("Sender:").fill("a@woodgrovebank.com");
+    const results = page.getByRole("table", { name: "Message tracking results" });
+    await waitUntil("the tracking events", async () => {
+      await page.getByRole("button", { name: "Search" }).click();
+      await results.waitFor();
+      return (await results.getByRole("cell", { name: "DELIVER" }).count()) > 0 || undefined;
+    });
+    await results.getByText("Domain Secured", { exact: true }).first().waitFor();
+    await screenshot(page, shots, "message-tracking-domain-secured");
+    await go(page, "Counters");
+    const row = page.getByRole("row", { name: /Domain-Secured Messages Received/ });
+    assert.equal(((await row.getByRole("cell").last().textContent()) ?? "").trim(), "1");
+    await screenshot(page, shots, "counters-after-domain-secured-mail");
   });
 
   test("keyboard: the properties' tabs move with the arrow keys; Escape closes a dialog and changes nothing", async () => {
