@@ -201,6 +201,12 @@ describe("the console in chromium", () => {
     const addSend = page.locator("section", { has: page.getByRole("heading", { name: "TLSSendDomainSecureList" }) }).getByRole("button", { name: "Add" });
     await addSend.click();
     const copyDialog = page.locator("dialog[open]");
+    await copyDialog.getByRole("button", { name: "What if" }).click();
+    await copyDialog.getByText("What if: Set-TransportConfig would run with these parameters; nothing was changed.").waitFor();
+    await copyDialog.locator(".whatif code", { hasText: 'Set-TransportConfig -TLSSendDomainSecureList @{Add="woodgrovebank.com"} -WhatIf' }).waitFor();
+    await assertAccessible(page, "What if answer");
+    assert.doesNotMatch((await fl("Get-TransportConfig"))[0]?.TLSSendDomainSecureList ?? "", /woodgrovebank/, "WhatIf changes nothing");
+    await copyDialog.getByLabel("Shell command").focus();
     await copyDialog.getByRole("button", { name: "Copy command" }).click();
     await copyDialog.getByRole("status").filter({ hasText: "Copied." }).waitFor();
     assert.equal(await page.evaluate("navigator.clipboard.readText()"), 'Set-TransportConfig -TLSSendDomainSecureList @{Add="woodgrovebank.com"}');

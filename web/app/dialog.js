@@ -108,7 +108,29 @@ export function openCommandDialog(o) {
       dlg.removeAttribute("aria-busy");
     }
   };
+  // What if: the door's WhatIf answer (nothing changes), under the command with -WhatIf.
+  const whatIfBox = h("div", { class: "whatif", "aria-live": "polite" });
+  const whatIf = async () => {
+    errorBox.textContent = "";
+    if (o.collect) {
+      try {
+        current = o.collect();
+      } catch (e) {
+        errorBox.textContent = e.message;
+        return;
+      }
+    }
+    pre.textContent = text();
+    const asked = formatCommand(o.cmdlet, current.params, info(), { files: current.files, extra: { ...extra, WhatIf: true }, ...(o.resultFile ? { resultFile: o.resultFile } : {}) });
+    try {
+      const r = await invoke(o.cmdlet, current.params, { ...extra, WhatIf: true });
+      whatIfBox.replaceChildren(h("p", {}, h("code", {}, asked)), h("p", {}, r.map((x) => x.Message).filter(Boolean).join(" ") || "What if: nothing would be reported."));
+    } catch (e) {
+      errorBox.textContent = `${e.code}: ${e.message}`;
+    }
+  };
   const runButton = h("button", { type: "button", onclick: run }, o.runLabel ?? "Run");
+  const whatIfButton = h("button", { type: "button", class: "secondary", onclick: whatIf }, "What if");
   const cancelButton = h("button", { type: "button", class: "secondary", onclick: close }, "Cancel");
   if (o.intro) content.append(h("div", { class: "intro" }, o.intro));
   if (o.body) {
@@ -116,7 +138,8 @@ export function openCommandDialog(o) {
     o.body.addEventListener("input", refresh);
     o.body.addEventListener("change", refresh);
   }
-  content.append(box);
+  content.append(box, whatIfBox);
+  if (state.cmdlets.get(o.cmdlet)?.ChangesState) footer.append(whatIfButton);
   footer.append(runButton, cancelButton);
   dlg.addEventListener("close", close);
   document.body.append(dlg);
