@@ -144,13 +144,15 @@ describe("seed procedures 1 and 2 through the management shell", () => {
     const interPath = path.join(work, "issuing-ca.cer");
     writeFileSync(interPath, issuing.certPem);
     await ok(dir, `Add-IntermediateCertificate -Path ${interPath}`);
-    for (const [form, keyArgs] of [
-      ["der", "-KeySize 3072"],
-      ["p7b", "-KeyAlgorithm ECDSA"],
+    // Each certificate's NotBefore is later than the one before it (the server presents the latest), not
+    // left to the clock: both may be issued within the same second.
+    for (const [form, keyArgs, hoursAgo] of [
+      ["der", "-KeySize 3072", 2],
+      ["p7b", "-KeyAlgorithm ECDSA", 1],
     ] as const) {
       const req = path.join(work, `mail2-${form}.req`);
       await ok(dir, `New-ExchangeCertificate -GenerateRequest -Path ${req} -SubjectName "C=US,O=Contoso,CN=mail2.mail.contoso.com" -DomainName mail.contoso.com ${keyArgs}`);
-      const issued = issuing.signRequest(req);
+      const issued = issuing.signRequest(req, { startDate: new Date(Date.now() - hoursAgo * 3_600_000), days: 365 });
       const file = path.join(work, `mail2.${form === "der" ? "cer" : "p7b"}`);
       if (form === "der") writeFileSync(file, runOpensslBuffer(["x509", "-in", issued.certPath, "-outform", "DER"]));
       else writeFileSync(file, issuing.p7b([issued.certPem]));
