@@ -6,6 +6,7 @@
 // Every wait is bounded.
 import net from "node:net";
 import tls from "node:tls";
+import { takeReply } from "../devtools/smtp-reply.js";
 
 export interface Reply {
   code: number;
@@ -65,23 +66,9 @@ export class SoakSmtpClient {
   }
 
   private parse(): void {
-    for (;;) {
-      const lines: string[] = [];
-      let pos = 0;
-      let complete = false;
-      for (;;) {
-        const nl = this.buffer.indexOf("\r\n", pos);
-        if (nl < 0) break;
-        const line = this.buffer.slice(pos, nl);
-        lines.push(line);
-        pos = nl + 2;
-        if (line.length < 4 || line[3] === " ") {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete) return;
-      this.buffer = this.buffer.slice(pos);
+    for (let next = takeReply(this.buffer); next; next = takeReply(this.buffer)) {
+      const { lines, rest } = next;
+      this.buffer = rest;
       const reply: Reply = { code: Number(lines[0]?.slice(0, 3)), text: lines.join("\n") };
       const w = this.waiters.shift();
       if (w) w.resolve(reply);
