@@ -130,22 +130,26 @@ function copyOf(where: Where, file: string, raw: string, at: number, tls?: boole
   };
 }
 
-function maildirCopies(where: ServerKey, dataDir: string): Copy[] {
-  const out: Copy[] = [];
+/** Every message file of a server's Maildirs (new/ and cur/ of each domain's mailboxes). */
+export function* maildirFiles(dataDir: string): Generator<string> {
   const root = path.join(dataDir, "maildir");
-  if (!fs.existsSync(root)) return out;
+  if (!fs.existsSync(root)) return;
   for (const domain of fs.readdirSync(root)) {
     for (const box of fs.readdirSync(path.join(root, domain))) {
       for (const sub of ["new", "cur"]) {
         const d = path.join(root, domain, box, sub);
         if (!fs.existsSync(d)) continue;
-        for (const name of fs.readdirSync(d)) {
-          const file = path.join(d, name);
-          const raw = fs.readFileSync(file, "latin1");
-          out.push(copyOf(where, file, raw, fs.statSync(file).mtimeMs));
-        }
+        for (const name of fs.readdirSync(d)) yield path.join(d, name);
       }
     }
+  }
+}
+
+function maildirCopies(where: ServerKey, dataDir: string): Copy[] {
+  const out: Copy[] = [];
+  for (const file of maildirFiles(dataDir)) {
+    const raw = fs.readFileSync(file, "latin1");
+    out.push(copyOf(where, file, raw, fs.statSync(file).mtimeMs));
   }
   return out;
 }

@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { runChecks, type CheckResult } from "./checks.js";
+import { maildirFiles, runChecks, type CheckResult } from "./checks.js";
 import { Faults, type FaultKind } from "./faults.js";
 import { ConfigModel } from "./model.js";
 import { Monitor, type MemoryResult } from "./monitor.js";
@@ -72,32 +72,21 @@ class DeliveryIndex {
 
   refresh(): void {
     for (const k of ALL_SERVERS) {
-      const root = path.join(this.topo.dirs[k], "maildir");
-      if (!fs.existsSync(root)) continue;
-      for (const domain of fs.readdirSync(root)) {
-        for (const box of fs.readdirSync(path.join(root, domain))) {
-          for (const sub of ["new", "cur"]) {
-            const d = path.join(root, domain, box, sub);
-            if (!fs.existsSync(d)) continue;
-            for (const name of fs.readdirSync(d)) {
-              const file = path.join(d, name);
-              if (this.seen.has(file)) continue;
-              let head = "";
-              try {
-                const fd = fs.openSync(file, "r");
-                const buf = Buffer.alloc(8192);
-                const n = fs.readSync(fd, buf, 0, buf.length, 0);
-                fs.closeSync(fd);
-                head = buf.toString("latin1", 0, n);
-              } catch {
-                continue;
-              }
-              const id = (/^message-id:\s*<?([^>\r\n]*)>?/im.exec(head)?.[1] ?? "").trim().toLowerCase();
-              this.seen.set(file, id);
-              this.ids.set(id, (this.ids.get(id) ?? 0) + 1);
-            }
-          }
+      for (const file of maildirFiles(this.topo.dirs[k])) {
+        if (this.seen.has(file)) continue;
+        let head = "";
+        try {
+          const fd = fs.openSync(file, "r");
+          const buf = Buffer.alloc(8192);
+          const n = fs.readSync(fd, buf, 0, buf.length, 0);
+          fs.closeSync(fd);
+          head = buf.toString("latin1", 0, n);
+        } catch {
+          continue;
         }
+        const id = (/^message-id:\s*<?([^>\r\n]*)>?/im.exec(head)?.[1] ?? "").trim().toLowerCase();
+        this.seen.set(file, id);
+        this.ids.set(id, (this.ids.get(id) ?? 0) + 1);
       }
     }
   }
